@@ -1,0 +1,1 @@
+"""HTTP shape only: paths, status codes, schemas in and out."""

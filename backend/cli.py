@@ -1,0 +1,117 @@
+"""The `stackdeck` command: `serve` runs the API (on the embedded PostgreSQL by default)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+
+from pydantic import SecretStr, ValidationError
+
+from backend.db.embedded import EmbeddedDatabaseError, EmbeddedPostgres
+from backend.settings import Settings, mask_url
+
+
+def _fail(message: str) -> int:
+    print(f"stackdeck: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _settings_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "settings"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{field}: {message}"
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stackdeck",
+        description="A terminal console for an async FastAPI + SQLAlchemy + PostgreSQL backend.",
+        epilog="Settings also come from STACKDECK_* environment variables and a .env file.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="run the HTTP API with uvicorn",
+        description="Run the HTTP API. Without a database URL it starts the embedded "
+        "PostgreSQL in the data dir first (data is kept between runs).",
+    )
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1, or STACKDECK_HOST)")
+    serve.add_argument("--port", type=int, help="port to bind (default 8000, or STACKDECK_PORT)")
+    serve.add_argument(
+        "--database-url",
+        help="PostgreSQL URL (default STACKDECK_DATABASE_URL; unset: embedded PostgreSQL)",
+    )
+    serve.add_argument(
+        "--data-dir", help="embedded PostgreSQL's data dir (default STACKDECK_DATA_DIR)"
+    )
+    return parser
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        key: value
+        for key in ("host", "port", "database_url", "data_dir")
+        if (value := getattr(args, key, None)) is not None
+    }
+    return Settings(**overrides)
+
+
+def serve(settings: Settings) -> int:
+    import uvicorn
+
+    from backend.main import create_app
+
+    embedded = None
+    if settings.database_url is None:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        try:
+            url = embedded.start()
+        except EmbeddedDatabaseError as exc:
+            return _fail(str(exc))
+        settings = settings.model_copy(update={"database_url": SecretStr(url)})
+    url = settings.database_url_value() or ""
+    print(
+        f"stackdeck: serving http://{settings.host}:{settings.port} (database {mask_url(url)})",
+        file=sys.stderr,
+    )
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal; these
+    # handlers turn that into a normal exit so the embedded PostgreSQL is released below.
+    signal.signal(signal.SIGTERM, _exit_quietly)
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            timeout_graceful_shutdown=10,
+            log_level="info",
+        )
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args)
+    except ValidationError as exc:
+        return _fail(_settings_error(exc))
+    if args.command == "serve":
+        return serve(settings)
+    parser.print_help()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Database plumbing: the engine, the embedded PostgreSQL and the ORM models."""

@@ -1,0 +1,46 @@
+"""Reading PostgreSQL's error codes out of SQLAlchemy's wrapped asyncpg exceptions."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from backend.errors import DomainError, InvalidInput, SchemaNotReady, Unavailable
+
+UNIQUE_VIOLATION = "23505"
+FOREIGN_KEY_VIOLATION = "23503"
+CHECK_VIOLATION = "23514"
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return str(code) if code else None
+
+
+def constraint_name(exc: BaseException) -> str | None:
+    cause = getattr(getattr(exc, "orig", None), "__cause__", None)
+    name = getattr(cause, "constraint_name", None)
+    return str(name) if name else None
+
+
+def infrastructure_error(exc: BaseException) -> DomainError | None:
+    """Translate a database failure that no service anticipated; None if it is a real bug."""
+    if isinstance(exc, PoolTimeout):
+        return Unavailable("no database connection became free in time; retry shortly")
+    if isinstance(exc, (OSError, ConnectionError)):
+        return Unavailable("the database is unreachable; retry shortly")
+    if not isinstance(exc, DBAPIError):
+        return None
+    code = sqlstate(exc) or ""
+    if exc.connection_invalidated or code.startswith(("08", "57P", "53")) or not code:
+        return Unavailable("the database connection was lost; retry shortly")
+    if code == "57014":
+        return Unavailable("the database took too long (statement timeout); retry shortly")
+    if code in ("40001", "40P01", "55P03"):
+        return Unavailable("the database could not serialise this request; retry it")
+    if code in ("42P01", "42703"):
+        return SchemaNotReady("database schema is not migrated — run migrations")
+    if code.startswith("22"):
+        return InvalidInput("a value was rejected by the database (out of range or malformed)")
+    return None

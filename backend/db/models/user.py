@@ -1,0 +1,61 @@
+"""The users table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Identity,
+    Index,
+    String,
+    func,
+    select,
+)
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
+
+from backend.db.base import Base
+from backend.db.models.post import Post
+
+NAME_MAX = 100
+EMAIL_MAX = 320
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            f"char_length(name) BETWEEN 1 AND {NAME_MAX} AND btrim(name) <> ''", name="name_length"
+        ),
+    )
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 (SQLAlchemy reads it as is)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+    posts: Mapped[list[Post]] = relationship(
+        back_populates="author",
+        lazy="raise",
+        passive_deletes=True,
+        order_by="Post.id",
+    )
+    # Loaded only where a query asks for it (undefer), so writes never compute it by accident.
+    post_count: Mapped[int] = column_property(
+        select(func.count(Post.id))
+        .where(Post.user_id == id)
+        .correlate_except(Post)
+        .scalar_subquery(),
+        deferred=True,
+        raiseload=True,
+    )
+
+
+# One address, however it is capitalised.
+Index("uq_users_email_lower", func.lower(User.email), unique=True)

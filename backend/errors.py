@@ -1,0 +1,52 @@
+"""The domain error tree: what services raise. The routes layer maps it to problem+json."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    field: str
+    message: str
+
+
+class DomainError(Exception):
+    """Base of every error a service may raise; `detail` is safe to show a user."""
+
+    title = "Error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(DomainError):
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    title = "Conflict"
+
+
+@dataclass
+class InvalidInput(DomainError):
+    """Input that is well-formed but refers to something that cannot be used."""
+
+    detail: str
+    errors: list[FieldError] = field(default_factory=list)
+    title = "Invalid input"
+
+    def __post_init__(self) -> None:
+        Exception.__init__(self, self.detail)
+
+
+class Unavailable(DomainError):
+    """The database cannot serve right now; the client should retry after a moment."""
+
+    title = "Service unavailable"
+    retry_after_seconds = 1
+
+
+class SchemaNotReady(Unavailable):
+    title = "Database schema not ready"

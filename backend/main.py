@@ -1,0 +1,66 @@
+"""The app factory: create_app(settings) builds everything; the lifespan owns the resources."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import APIRouter, FastAPI
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+
+from backend.api import health, posts, users
+from backend.api.middleware import DeclaredBodyLimitMiddleware, RequestContextMiddleware
+from backend.api.problems import install_problem_handlers
+from backend.db.embedded import EmbeddedPostgres
+from backend.db.engine import create_engine, create_sessionmaker
+from backend.settings import Settings, mask_url
+
+log = logging.getLogger("stackdeck")
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        embedded: EmbeddedPostgres | None = None
+        url = settings.database_url_value()
+        if url is None:
+            embedded = EmbeddedPostgres(settings.data_dir)
+            url = await anyio.to_thread.run_sync(embedded.start)
+        engine = create_engine(url, settings)
+        app.state.engine = engine
+        app.state.sessions = create_sessionmaker(engine)
+        app.state.database_url = mask_url(url)
+        log.info("database: %s", app.state.database_url)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+            if embedded is not None:
+                await anyio.to_thread.run_sync(embedded.stop)
+
+    app = FastAPI(
+        title="stackdeck",
+        version="1.0",
+        summary="Users, posts, live transaction outcomes and migrations over an async stack",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(health.router)
+    api.include_router(users.router)
+    api.include_router(posts.router)
+    app.include_router(api)
+    install_problem_handlers(app)
+    # Added last is outermost: the request context wraps everything, errors included.
+    # Starlette's limiter counts chunked bodies as they arrive (its 413 reaches our problem
+    # handler); a declared Content-Length over the limit is refused before that.
+    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
+    app.add_middleware(DeclaredBodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app

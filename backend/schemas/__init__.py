@@ -1,0 +1,1 @@
+"""Pydantic models of the API, by role: input, partial update, output, pages."""

@@ -1,0 +1,34 @@
+"""Shapes shared by every resource: keyset pages and problem details."""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, Field
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next: int | None = Field(
+        description="cursor for the next page (pass it as `after`); null on the last page"
+    )
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+    type: str | None = None
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldProblem] | None = None
+    request_id: str | None = None

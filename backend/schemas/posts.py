@@ -1,0 +1,36 @@
+"""Post schemas: PostCreate (input), PostUpdate (partial), PostRead (output)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from backend.schemas.types import Body, Id, Title, reject_null
+
+
+class PostCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_id: Id
+    title: Title
+    body: Body = ""
+
+
+class PostUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Title | None = None
+    body: Body | None = None
+
+    @field_validator("title", "body", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        return reject_null(value)
+
+
+class PostRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    user_id: int
+    title: str
+    body: str
+    created_at: datetime

@@ -1,0 +1,71 @@
+"""Use cases on posts: list, read, create, update and delete, each one unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.db.errors import FOREIGN_KEY_VIOLATION, sqlstate
+from backend.db.models import Post
+from backend.errors import FieldError, InvalidInput, NotFound
+from backend.repositories.posts import PostsRepository
+from backend.schemas.posts import PostCreate, PostUpdate
+from backend.services.unit_of_work import UnitOfWork
+
+
+def missing_author(exc: IntegrityError, user_id: int) -> Exception:
+    if sqlstate(exc) == FOREIGN_KEY_VIOLATION:
+        message = f"user {user_id} does not exist"
+        return InvalidInput(message, [FieldError("user_id", message)])
+    return exc
+
+
+class PostsService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.uow = UnitOfWork(session)
+        self.posts = PostsRepository(session)
+
+    async def page(
+        self, after: int | None, limit: int, user_id: int | None
+    ) -> tuple[Sequence[Post], int | None]:
+        async with self.uow.read():
+            rows = await self.posts.page_after(after, limit + 1, user_id)
+        if len(rows) > limit:
+            return rows[:limit], rows[limit - 1].id
+        return rows, None
+
+    async def get(self, post_id: int) -> Post:
+        async with self.uow.read():
+            post = await self.posts.get(post_id)
+        if post is None:
+            raise NotFound(f"post {post_id} does not exist")
+        return post
+
+    async def create(self, data: PostCreate) -> Post:
+        async with self.uow.write("posts.create", "post") as outcome:
+            post = Post(user_id=data.user_id, title=data.title, body=data.body)
+            try:
+                await self.posts.add(post)
+            except IntegrityError as exc:
+                raise missing_author(exc, data.user_id) from None
+            outcome.entity_id = post.id
+        return post
+
+    async def update(self, post_id: int, data: PostUpdate) -> Post:
+        async with self.uow.write("posts.update", "post") as outcome:
+            outcome.entity_id = post_id
+            post = await self.posts.get(post_id)
+            if post is None:
+                raise NotFound(f"post {post_id} does not exist")
+            for name, value in data.model_dump(exclude_unset=True).items():
+                setattr(post, name, value)
+            await self.posts.session.flush()
+        return post
+
+    async def delete(self, post_id: int) -> None:
+        async with self.uow.write("posts.delete", "post") as outcome:
+            outcome.entity_id = post_id
+            if not await self.posts.delete(post_id):
+                raise NotFound(f"post {post_id} does not exist")

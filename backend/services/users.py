@@ -1,0 +1,81 @@
+"""Use cases on users: list, read, create, update and delete, each one unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+
+from backend.db.errors import UNIQUE_VIOLATION, constraint_name, sqlstate
+from backend.db.models import User
+from backend.errors import Conflict, NotFound
+from backend.repositories.users import UsersRepository
+from backend.schemas.users import UserCreate, UserUpdate
+from backend.services.unit_of_work import UnitOfWork
+
+
+def email_conflict(exc: IntegrityError, email: str | None) -> Exception:
+    """The unique index on lower(email) becomes a Conflict; anything else stays as it is."""
+    if sqlstate(exc) == UNIQUE_VIOLATION and constraint_name(exc) == "uq_users_email_lower":
+        return Conflict(f"email already exists: {email}" if email else "email already exists")
+    return exc
+
+
+class UsersService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.uow = UnitOfWork(session)
+        self.users = UsersRepository(session)
+
+    async def page(
+        self, after: int | None, limit: int, q: str | None, embed_posts: bool
+    ) -> tuple[Sequence[User], int | None]:
+        async with self.uow.read():
+            rows = await self.users.page_after(after, limit + 1, q, embed_posts)
+        if len(rows) > limit:
+            return rows[:limit], rows[limit - 1].id
+        return rows, None
+
+    async def get(self, user_id: int) -> User:
+        async with self.uow.read():
+            user = await self.users.get(user_id, with_posts=True)
+        if user is None:
+            raise NotFound(f"user {user_id} does not exist")
+        return user
+
+    async def create(self, data: UserCreate) -> User:
+        async with self.uow.write("users.create", "user") as outcome:
+            user = User(name=data.name, email=data.email)
+            try:
+                await self.users.add(user)
+            except IntegrityError as exc:
+                raise email_conflict(exc, data.email) from None
+            set_committed_value(user, "post_count", 0)
+            set_committed_value(user, "posts", [])
+            outcome.entity_id = user.id
+        return user
+
+    async def update(self, user_id: int, data: UserUpdate) -> User:
+        changes = data.model_dump(exclude_unset=True)
+        async with self.uow.write("users.update", "user") as outcome:
+            outcome.entity_id = user_id
+            user = await self.users.get(user_id, with_posts=True)
+            if user is None:
+                raise NotFound(f"user {user_id} does not exist")
+            post_count = user.post_count
+            for name, value in changes.items():
+                setattr(user, name, value)
+            try:
+                await self.users.session.flush()
+            except IntegrityError as exc:
+                raise email_conflict(exc, changes.get("email")) from None
+            # The flush expires SQL-expression attributes; an update cannot change this one.
+            set_committed_value(user, "post_count", post_count)
+        return user
+
+    async def delete(self, user_id: int) -> None:
+        async with self.uow.write("users.delete", "user") as outcome:
+            outcome.entity_id = user_id
+            if not await self.users.delete(user_id):
+                raise NotFound(f"user {user_id} does not exist")

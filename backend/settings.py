@@ -1,0 +1,89 @@
+"""Configuration from the environment (STACKDECK_*) and .env, validated once at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+_SYNC_DRIVERS = {"psycopg2", "pg8000", "psycopg", "psycopg2cffi", "pygresql", "py-postgresql"}
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work; its message is one line that names the fix."""
+
+
+def normalize_database_url(url: str) -> str:
+    """Return the URL with the asyncpg driver; refuse sync drivers and other databases."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            "STACKDECK_DATABASE_URL is not a database URL; "
+            "use postgresql://user:password@host:5432/dbname"
+        ) from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend not in ("postgresql", "postgres"):
+        raise ConfigError(
+            f"STACKDECK_DATABASE_URL must point at PostgreSQL, not {backend!r}; "
+            "use postgresql://user:password@host:5432/dbname"
+        )
+    if driver and driver != "asyncpg":
+        if driver in _SYNC_DRIVERS:
+            raise ConfigError(
+                f"STACKDECK_DATABASE_URL uses the sync driver {driver!r}, which would block "
+                "the event loop; use postgresql+asyncpg://… (or plain postgresql://)"
+            )
+        raise ConfigError(
+            f"STACKDECK_DATABASE_URL uses the unknown driver {driver!r}; "
+            "use postgresql+asyncpg://… (or plain postgresql://)"
+        )
+    return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def mask_url(url: str) -> str:
+    """The URL as it may be printed or logged: the password replaced by ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"
+
+
+class Settings(BaseSettings):
+    """Everything the backend can be told; one instance builds one app."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STACKDECK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL; unset means the embedded PostgreSQL in data_dir",
+    )
+    data_dir: Path = Field(
+        default_factory=lambda: platformdirs.user_data_path("stackdeck"),
+        description="where the embedded PostgreSQL keeps its data",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    pool_size: int = Field(default=5, ge=1, le=200)
+    pool_max_overflow: int = Field(default=5, ge=0, le=200)
+    pool_timeout: float = Field(default=5.0, gt=0, description="seconds to wait for a connection")
+    statement_timeout_ms: int = Field(default=15_000, ge=0, description="0 disables it")
+    connect_timeout: float = Field(default=5.0, gt=0)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _normalize_url(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        return normalize_database_url(raw)
+
+    def database_url_value(self) -> str | None:
+        return self.database_url.get_secret_value() if self.database_url else None

@@ -1,0 +1,91 @@
+"""Configuration: URL normalisation, refused drivers, masked passwords, .env and the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from backend.settings import ConfigError, Settings, mask_url, normalize_database_url
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u:p@db:5432/app", "postgresql+asyncpg://u:p@db:5432/app"),
+        ("postgres://u:p@db/app", "postgresql+asyncpg://u:p@db/app"),
+        ("postgresql+asyncpg://u:p@db/app", "postgresql+asyncpg://u:p@db/app"),
+        ("postgresql:///app?host=/run/pg", "postgresql+asyncpg:///app?host=%2Frun%2Fpg"),
+    ],
+)
+def test_postgres_urls_become_asyncpg(given: str, expected: str) -> None:
+    assert normalize_database_url(given) == expected
+
+
+@pytest.mark.parametrize("driver", ["psycopg2", "pg8000", "psycopg"])
+def test_sync_drivers_are_refused_naming_the_fix(driver: str) -> None:
+    with pytest.raises(ConfigError, match=r"sync driver .* use postgresql\+asyncpg"):
+        normalize_database_url(f"postgresql+{driver}://u:p@db/app")
+
+
+@pytest.mark.parametrize("url", ["mysql://u:p@db/app", "sqlite:///x.db", "not a url"])
+def test_other_databases_are_refused(url: str) -> None:
+    with pytest.raises(ConfigError):
+        normalize_database_url(url)
+
+
+def test_masked_url_hides_the_password() -> None:
+    masked = mask_url("postgresql+asyncpg://stack:hunter2@db:5432/app")
+    assert "hunter2" not in masked and masked == "postgresql+asyncpg://stack:***@db:5432/app"
+
+
+def test_settings_read_environment_and_dotenv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text(
+        "STACKDECK_DATABASE_URL=postgres://u:pw@db/app\nSTACKDECK_POOL_SIZE=7\n"
+    )
+    monkeypatch.setenv("STACKDECK_PORT", "9123")
+    settings = Settings()
+    assert settings.database_url_value() == "postgresql+asyncpg://u:pw@db/app"
+    assert settings.pool_size == 7 and settings.port == 9123
+    assert settings.host == "127.0.0.1"
+    assert "pw" not in repr(settings)
+
+
+def test_settings_refuse_a_sync_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STACKDECK_DATABASE_URL", "postgresql+psycopg2://u:pw@db/app")
+    with pytest.raises(ValidationError, match="sync driver"):
+        Settings(_env_file=None)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "backend.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_cli_refuses_a_sync_driver_in_one_line_without_the_password() -> None:
+    result = run_cli(
+        "serve", env={"STACKDECK_DATABASE_URL": "postgresql+psycopg2://u:topsecret@db/app"}
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "postgresql+asyncpg" in lines[0]
+    assert "Traceback" not in result.stderr and "topsecret" not in result.stderr
+
+
+def test_cli_help_explains_every_serve_option() -> None:
+    result = run_cli("serve", "--help")
+    assert result.returncode == 0
+    for option in ("--host", "--port", "--database-url", "--data-dir"):
+        assert option in result.stdout

@@ -1,0 +1,1 @@
+"""stackdeck's terminal console (Textual); it talks to the backend only over HTTP."""
