@@ -171,6 +171,7 @@ async def test_patch_with_null_is_422(client: httpx.AsyncClient) -> None:
         {"after": 2**64},
         {"embed": "comments"},
         {"q": "a\x00b"},
+        {"order": "sideways"},
     ],
 )
 async def test_bad_list_parameters_are_422(
@@ -205,3 +206,21 @@ async def test_every_response_carries_request_id_and_server_timing(
     assert hostile.headers["x-request-id"] != "bad id\twith spaces"
     missing = await client.get("/users/12345")
     assert missing.json()["request_id"] == missing.headers["x-request-id"]
+
+
+async def test_descending_pages_start_from_the_newest_user(client: httpx.AsyncClient) -> None:
+    ids = [(await create_user(client, f"U{i}", f"u{i}@example.com"))["id"] for i in range(5)]
+    first = (await client.get("/users", params={"order": "desc", "limit": 2})).json()
+    assert [u["id"] for u in first["items"]] == ids[:-3:-1]
+    rest = (
+        await client.get("/users", params={"order": "desc", "limit": 5, "after": first["next"]})
+    ).json()
+    assert [u["id"] for u in rest["items"]] == ids[2::-1] and rest["next"] is None
+
+
+async def test_count_counts_all_or_matching_users(client: httpx.AsyncClient) -> None:
+    for i in range(3):
+        await create_user(client, f"Ann {i}", f"ann{i}@example.com")
+    await create_user(client, "Bob", "bob@example.com")
+    assert (await client.get("/users/count")).json() == {"total": 4}
+    assert (await client.get("/users/count", params={"q": "ann"})).json() == {"total": 3}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
+from pydantic import BaseModel
 
 from backend.api.deps import UsersServiceDep
 from backend.api.problems import PROBLEM_RESPONSES
@@ -24,13 +25,30 @@ async def list_users(
     after: Annotated[int | None, Query(ge=0, le=MAX_BIGINT, description="cursor")] = None,
     q: Annotated[Text | None, Query(max_length=200, description="name or email contains")] = None,
     embed: Annotated[Literal["posts"] | None, Query(description="`posts` adds posts")] = None,
+    order: Annotated[
+        Literal["asc", "desc"], Query(description="`desc` starts from the newest user")
+    ] = "asc",
 ) -> Page[UserWithPosts] | Page[UserRead]:
-    rows, next_cursor = await users.page(after, limit, q, embed_posts=embed == "posts")
+    rows, next_cursor = await users.page(
+        after, limit, q, embed_posts=embed == "posts", descending=order == "desc"
+    )
     if embed == "posts":
         return Page[UserWithPosts](
             items=[UserWithPosts.model_validate(u) for u in rows], next=next_cursor
         )
     return Page[UserRead](items=[UserRead.model_validate(u) for u in rows], next=next_cursor)
+
+
+class UserCount(BaseModel):
+    total: int
+
+
+@router.get("/count", summary="How many users there are (matching `q`, if given)")
+async def count_users(
+    users: UsersServiceDep,
+    q: Annotated[Text | None, Query(max_length=200, description="name or email contains")] = None,
+) -> UserCount:
+    return UserCount(total=await users.count(q))
 
 
 @router.get("/{user_id}", summary="One user with their posts")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload, undefer
 
@@ -16,23 +16,43 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+def _matches(q: str) -> ColumnElement[bool]:
+    pattern = _like_pattern(q)
+    return or_(User.name.ilike(pattern), User.email.ilike(pattern))
+
+
 class UsersRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def page_after(
-        self, after: int | None, limit: int, q: str | None = None, with_posts: bool = False
+        self,
+        after: int | None,
+        limit: int,
+        q: str | None = None,
+        with_posts: bool = False,
+        descending: bool = False,
     ) -> Sequence[User]:
-        """Up to `limit` users with id > `after`, by id; one statement (two with posts)."""
-        stmt = select(User).options(undefer(User.post_count)).order_by(User.id).limit(limit)
+        """Up to `limit` users past `after` in id order (or reverse id order).
+
+        One statement, two with posts: the primary key index serves both directions,
+        so the last page of a million rows costs what the first does.
+        """
+        stmt = select(User).options(undefer(User.post_count)).limit(limit)
+        stmt = stmt.order_by(User.id.desc() if descending else User.id)
         if after is not None:
-            stmt = stmt.where(User.id > after)
+            stmt = stmt.where(User.id < after if descending else User.id > after)
         if q:
-            pattern = _like_pattern(q)
-            stmt = stmt.where(or_(User.name.ilike(pattern), User.email.ilike(pattern)))
+            stmt = stmt.where(_matches(q))
         if with_posts:
             stmt = stmt.options(selectinload(User.posts))
         return (await self.session.scalars(stmt)).all()
+
+    async def count(self, q: str | None = None) -> int:
+        stmt = select(func.count()).select_from(User)
+        if q:
+            stmt = stmt.where(_matches(q))
+        return int(await self.session.scalar(stmt) or 0)
 
     async def get(self, user_id: int, with_posts: bool = False) -> User | None:
         stmt = select(User).options(undefer(User.post_count)).where(User.id == user_id)

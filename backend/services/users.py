@@ -29,13 +29,22 @@ class UsersService:
         self.users = UsersRepository(session)
 
     async def page(
-        self, after: int | None, limit: int, q: str | None, embed_posts: bool
+        self,
+        after: int | None,
+        limit: int,
+        q: str | None,
+        embed_posts: bool,
+        descending: bool = False,
     ) -> tuple[Sequence[User], int | None]:
         async with self.uow.read():
-            rows = await self.users.page_after(after, limit + 1, q, embed_posts)
+            rows = await self.users.page_after(after, limit + 1, q, embed_posts, descending)
         if len(rows) > limit:
             return rows[:limit], rows[limit - 1].id
         return rows, None
+
+    async def count(self, q: str | None) -> int:
+        async with self.uow.read():
+            return await self.users.count(q)
 
     async def get(self, user_id: int) -> User:
         async with self.uow.read():
