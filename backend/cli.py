@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--data-dir", help="embedded PostgreSQL's data dir (default STACKDECK_DATA_DIR)"
     )
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn's log level (default info)",
+    )
     return parser
 
 
@@ -63,7 +69,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, log_level: str = "info") -> int:
     import uvicorn
 
     from backend.main import create_app
@@ -90,7 +96,7 @@ def serve(settings: Settings) -> int:
             host=settings.host,
             port=settings.port,
             timeout_graceful_shutdown=10,
-            log_level="info",
+            log_level=log_level,
         )
     except KeyboardInterrupt:
         pass
@@ -108,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         return _fail(_settings_error(exc))
     if args.command == "serve":
-        return serve(settings)
+        return serve(settings, args.log_level)
     parser.print_help()
     return 0
 
