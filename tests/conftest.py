@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,6 +22,15 @@ from backend.main import create_app
 from backend.settings import Settings
 from tests.helpers import eventually, free_port
 from tests.pg import PgCluster, create_migrated_template, start_cluster
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest keeps only the newest three temp dirs per user and deletes the rest, so two
+    # checkouts testing at once would delete each other's live PostgreSQL data dirs.
+    checkout = hashlib.sha1(str(config.rootpath).encode()).hexdigest()[:8]
+    root = Path(tempfile.gettempdir()) / f"stackdeck-tests-{checkout}"
+    root.mkdir(exist_ok=True)
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", str(root))
 
 
 @pytest.fixture(scope="session")
