@@ -70,9 +70,8 @@ def load_settings(args: argparse.Namespace) -> Settings:
 
 
 def serve(settings: Settings, log_level: str = "info") -> int:
-    import uvicorn
-
     from backend.main import create_app
+    from backend.server import serve as run_server
 
     embedded = None
     if settings.database_url is None:
@@ -91,13 +90,7 @@ def serve(settings: Settings, log_level: str = "info") -> int:
     # handlers turn that into a normal exit so the embedded PostgreSQL is released below.
     signal.signal(signal.SIGTERM, _exit_quietly)
     try:
-        uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            timeout_graceful_shutdown=10,
-            log_level=log_level,
-        )
+        run_server(create_app(settings), settings.host, settings.port, log_level)
     except KeyboardInterrupt:
         pass
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.events = hub
         app.state.listener = listener
+        app.state.loop = asyncio.get_running_loop()
         listener.start()
         try:
             yield
