@@ -53,11 +53,11 @@ async def idempotency_request(
 IdempotencyDep = Annotated[IdempotencyRequest | None, Depends(idempotency_request)]
 
 
-def users_service(session: SessionDep, idempotency: IdempotencyDep) -> UsersService:
+async def users_service(session: SessionDep, idempotency: IdempotencyDep) -> UsersService:
     return UsersService(session, idempotency)
 
 
-def posts_service(session: SessionDep, idempotency: IdempotencyDep) -> PostsService:
+async def posts_service(session: SessionDep, idempotency: IdempotencyDep) -> PostsService:
     return PostsService(session, idempotency)
 
 
@@ -65,14 +65,15 @@ UsersServiceDep = Annotated[UsersService, Depends(users_service)]
 PostsServiceDep = Annotated[PostsService, Depends(posts_service)]
 
 
-def transactions_service(session: SessionDep) -> TransactionsService:
+async def transactions_service(session: SessionDep) -> TransactionsService:
     return TransactionsService(session)
 
 
 TransactionsServiceDep = Annotated[TransactionsService, Depends(transactions_service)]
 
 
-def transaction_streams(request: Request) -> Callable[[int | None], TransactionStream]:
+async def transaction_streams(request: Request) -> Callable[[int | None], TransactionStream]:
+    # async def: FastAPI runs plain def dependencies in a thread pool, a hop per request.
     # A stream holds no session: it opens short ones only to replay from the table.
     state = request.app.state
     return lambda last_id: TransactionStream(state.sessions, state.events, last_id)
