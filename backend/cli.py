@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from pydantic import SecretStr, ValidationError
 
+from backend.cli_migrate import add_migrate_parser, migrate
 from backend.db.embedded import EmbeddedDatabaseError, EmbeddedPostgres
 from backend.settings import Settings, mask_url
 
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--data-dir", help="embedded PostgreSQL's data dir (default STACKDECK_DATA_DIR)"
     )
+    add_migrate_parser(commands)
     return parser
 
 
@@ -109,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(_settings_error(exc))
     if args.command == "serve":
         return serve(settings)
+    if args.command == "migrate":
+        return migrate(args, settings)
     parser.print_help()
     return 0
 

@@ -28,7 +28,7 @@ async def test_alembic_upgrade_check_and_downgrade(empty_database_url: str) -> N
     assert check.returncode == 0, check.stderr + check.stdout
     assert "No new upgrade operations detected" in check.stdout + check.stderr
 
-    down = alembic("downgrade", "-1", env=env)
+    down = alembic("downgrade", "0002_posts", env=env)
     assert down.returncode == 0, down.stderr
     assert "transaction_log" not in await tables(empty_database_url)
     assert {"users", "posts"} <= await tables(empty_database_url)

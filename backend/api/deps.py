@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.services.migrations import MigrationsService
 from backend.services.posts import PostsService
 from backend.services.transactions import TransactionsService, TransactionStream
 from backend.services.users import UsersService
@@ -50,3 +51,12 @@ def transaction_streams(request: Request) -> Callable[[int | None], TransactionS
 TransactionStreamFactoryDep = Annotated[
     Callable[[int | None], TransactionStream], Depends(transaction_streams)
 ]
+
+
+def migrations_service(request: Request) -> MigrationsService:
+    # One per app: it caches the revision scripts; runs open their own connection.
+    service: MigrationsService = request.app.state.migrations
+    return service
+
+
+MigrationsServiceDep = Annotated[MigrationsService, Depends(migrations_service)]
