@@ -344,9 +344,7 @@ class MigrationsService:
         except Exception as exc:
             failed_at = plan[len(applied)].revision if len(applied) < len(plan) else "?"
             await _rollback_quietly(conn)
-            raise await self._failure(
-                conn, direction, target, current, failed_at, exc, started
-            ) from None
+            raise await self._failure(direction, target, current, failed_at, exc, started) from None
         log.info(
             "migrations.%s %s -> %s applied %s in %.0f ms",
             direction,
@@ -402,7 +400,6 @@ class MigrationsService:
 
     async def _failure(
         self,
-        conn: AsyncConnection,
         direction: Direction,
         target: str,
         current: list[str],
@@ -430,8 +427,9 @@ class MigrationsService:
             recorded=False,
         )
         try:
-            async with conn.begin():
-                await self._record(conn, run, "rolled_back", detail)
+            # A fresh connection: the run's own may be what failed (killed, timed out).
+            async with self.engine.begin() as fresh:
+                await self._record(fresh, run, "rolled_back", detail)
         except (SQLAlchemyError, OSError) as record_exc:
             # The connection may be why the run failed; the caller still gets the error.
             log.warning(
