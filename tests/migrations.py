@@ -77,7 +77,7 @@ async def migration_lock_held(url: str) -> bool:
 async def migration_outcomes(url: str) -> list[dict[str, Any]]:
     return await fetch(
         url,
-        "SELECT operation, outcome, reason FROM transaction_log "
+        "SELECT operation, outcome, reason, statement_count, request_id FROM transaction_log "
         "WHERE operation LIKE 'migrations.%' ORDER BY id",
     )
 

@@ -122,6 +122,8 @@ async def test_sql_preview_for_upgrade_and_downgrade_ranges(
     assert preview["direction"] == "upgrade"
     assert "CREATE TABLE users" in preview["sql"] and "ADD COLUMN published" in preview["sql"]
     assert await versions(empty_database_url) == []  # offline: nothing ran
+    explicit = (await empty_client.get("/migrations/sql?from=base&to=head")).json()
+    assert explicit["sql"] == preview["sql"]
 
     ranged = await empty_client.get("/migrations/sql?from=0002_posts&to=0003_transaction_log")
     assert "CREATE TABLE transaction_log" in ranged.json()["sql"]
@@ -189,6 +191,7 @@ async def test_each_run_is_an_outcome_in_the_log_and_on_the_stream(
         ("migrations.upgrade", "committed"),
     ]
     assert outcomes[1]["reason"] == f"0003_transaction_log -> {HEAD} (applied {HEAD})"
+    assert all(o["statement_count"] > 0 and o["request_id"] for o in outcomes)
     await asyncio.wait_for(watcher, 10)
     await stream.aclose()
     assert seen == ["migrations.downgrade", "migrations.upgrade"]

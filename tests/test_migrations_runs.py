@@ -341,3 +341,28 @@ async def test_cli_exit_codes(empty_database_url: str, empty_engine: AsyncEngine
     dead = "postgresql://stackdeck:s3cret@127.0.0.1:9/nowhere"
     unreachable = await asyncio.to_thread(run, "status", url=dead)
     assert unreachable.returncode == 4 and "s3cret" not in unreachable.stderr
+
+
+def test_cli_migrates_the_embedded_postgres_when_no_url_is_set(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "STACKDECK_DATABASE_URL"}
+    env["STACKDECK_DATA_DIR"] = str(tmp_path / "data")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "backend.cli", "migrate", *args],
+            cwd=tmp_path,  # not the repository: alembic.ini is found beside the package
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+
+    up = run("upgrade")
+    assert up.returncode == 0, up.stderr
+    status = run("status")
+    assert status.returncode == 0, status.stderr
+    assert f"current: {HEAD}" in status.stdout and "at head" in status.stdout

@@ -47,7 +47,7 @@ from backend.errors import (
     Unavailable,
     UnknownRevision,
 )
-from backend.metrics import current_request_id
+from backend.metrics import current_metrics, current_request_id
 from backend.schemas.migrations import (
     Direction,
     Drift,
@@ -143,6 +143,12 @@ def _message(exc: BaseException) -> str:
         return f"{text_} [SQLSTATE {code}]" if code else text_
     first = (str(exc).strip().splitlines() or [""])[0]
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def _statements() -> int:
+    """SQL statements this request has run so far (0 outside a request, as in the CLI)."""
+    metrics = current_metrics.get()
+    return metrics.statements if metrics else 0
 
 
 def _revs(heads: Sequence[str]) -> str:
@@ -299,16 +305,22 @@ class MigrationsService:
 
     async def _run(self, direction: Direction, target: str) -> MigrationRun:
         started = time.perf_counter()
+        statements_before = _statements()
         with self._alembic_turn():
             async with self.engine.connect() as conn:
-                result = await self._run_locked(conn, direction, target, started)
+                result = await self._run_locked(conn, direction, target, started, statements_before)
         if result.applied:
             # Pooled connections cache prepared statements planned for the old schema.
             await self.engine.dispose()
         return result
 
     async def _run_locked(
-        self, conn: AsyncConnection, direction: Direction, target: str, started: float
+        self,
+        conn: AsyncConnection,
+        direction: Direction,
+        target: str,
+        started: float,
+        statements_before: int,
     ) -> MigrationRun:
         await conn.begin()
         locked = await conn.scalar(select(func.pg_try_advisory_xact_lock(MIGRATION_LOCK_KEY)))
@@ -339,12 +351,16 @@ class MigrationsService:
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
                 recorded=False,
             )
-            run.recorded = await self._record(conn, run, "committed", None)
+            run.recorded = await self._record(
+                conn, run, "committed", None, _statements() - statements_before
+            )
             await conn.commit()
         except Exception as exc:
             failed_at = plan[len(applied)].revision if len(applied) < len(plan) else "?"
             await _rollback_quietly(conn)
-            raise await self._failure(direction, target, current, failed_at, exc, started) from None
+            raise await self._failure(
+                direction, target, current, failed_at, exc, started, statements_before
+            ) from None
         log.info(
             "migrations.%s %s -> %s applied %s in %.0f ms",
             direction,
@@ -370,7 +386,12 @@ class MigrationsService:
             command.downgrade(config, destination)
 
     async def _record(
-        self, conn: AsyncConnection, run: MigrationRun, outcome: str, reason: str | None
+        self,
+        conn: AsyncConnection,
+        run: MigrationRun,
+        outcome: str,
+        reason: str | None,
+        statements: int,
     ) -> bool:
         """The outcome row, in the caller's transaction, if the log exists at this revision."""
         if not await conn.scalar(text("SELECT to_regclass('transaction_log') IS NOT NULL")):
@@ -392,7 +413,7 @@ class MigrationsService:
                 entity="schema",
                 reason=reason or summary,
                 duration_ms=run.duration_ms,
-                statement_count=0,
+                statement_count=statements,
                 request_id=current_request_id(),
             ),
         )
@@ -406,6 +427,7 @@ class MigrationsService:
         failed_at: str,
         exc: Exception,
         started: float,
+        statements_before: int,
     ) -> Exception:
         message = self._scrub(_message(exc))
         detail = (
@@ -429,7 +451,9 @@ class MigrationsService:
         try:
             # A fresh connection: the run's own may be what failed (killed, timed out).
             async with self.engine.begin() as fresh:
-                await self._record(fresh, run, "rolled_back", detail)
+                await self._record(
+                    fresh, run, "rolled_back", detail, _statements() - statements_before
+                )
         except (SQLAlchemyError, OSError) as record_exc:
             # The connection may be why the run failed; the caller still gets the error.
             log.warning(
