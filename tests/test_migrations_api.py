@@ -87,7 +87,7 @@ async def test_status_in_between_and_at_head(
 async def test_upgrade_and_downgrade_by_relative_steps_and_base(
     client: httpx.AsyncClient, database_url: str
 ) -> None:
-    down = await client.post("/migrations/downgrade", json={})  # -1 by default
+    down = await client.post("/migrations/downgrade")  # no body: -1 by default
     assert down.json()["direction"] == "downgrade"
     assert down.json()["from"] == [HEAD] and down.json()["to"] == ["0003_transaction_log"]
     assert down.json()["applied"] == [HEAD]

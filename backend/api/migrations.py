@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query
 
 from backend.api.deps import MigrationsServiceDep
 from backend.api.problems import PROBLEM_RESPONSES, problem_response
@@ -38,7 +38,10 @@ async def migration_status(migrations: MigrationsServiceDep) -> MigrationStatus:
     "/upgrade",
     summary="Upgrade to a target (default head); 409 at once if a migration is running",
 )
-async def upgrade(migrations: MigrationsServiceDep, body: UpgradeRequest) -> MigrationRun:
+async def upgrade(
+    migrations: MigrationsServiceDep,
+    body: Annotated[UpgradeRequest, Body()] = UpgradeRequest(),  # noqa: B008 (immutable)
+) -> MigrationRun:
     return await migrations.upgrade(body.target)
 
 
@@ -46,7 +49,10 @@ async def upgrade(migrations: MigrationsServiceDep, body: UpgradeRequest) -> Mig
     "/downgrade",
     summary="Downgrade to a target (default -1); 409 at once if a migration is running",
 )
-async def downgrade(migrations: MigrationsServiceDep, body: DowngradeRequest) -> MigrationRun:
+async def downgrade(
+    migrations: MigrationsServiceDep,
+    body: Annotated[DowngradeRequest, Body()] = DowngradeRequest(),  # noqa: B008 (immutable)
+) -> MigrationRun:
     return await migrations.downgrade(body.target)
 
 
