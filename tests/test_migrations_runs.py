@@ -6,6 +6,7 @@ import asyncio
 import importlib.util
 import time
 from collections.abc import AsyncIterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from tests.migrations import (
     tables,
     versions,
 )
-from tests.processes import REPO_ROOT
+from tests.processes import REPO_ROOT, backend_process
 from tests.test_embedded import alembic
 
 
@@ -93,6 +94,18 @@ async def test_a_failing_revision_rolls_the_whole_run_back_and_is_recorded(
     assert "0006_broken" in outcomes[0]["reason"]
     status = (await client.get("/migrations")).json()
     assert status["current"] == [HEAD] and status["pending"] == 2
+
+
+async def test_a_revision_added_while_running_shows_up_without_a_restart(
+    tmp_path: Path, engine: AsyncEngine
+) -> None:
+    location = script_directory(tmp_path, {})
+    service = MigrationsService(engine, script_location=location)
+    assert (await service.status()).at_head is True
+    (location / "versions" / "0005_good.py").write_text(GOOD)
+    status = await service.status()
+    assert status.heads == ["0005_good"] and status.pending == 1
+    assert (await service.upgrade()).applied == ["0005_good"]
 
 
 # -- the lock --------------------------------------------------------------------------------
@@ -157,9 +170,15 @@ async def _not(check: Any) -> bool:
 
 
 async def test_two_upgrades_and_the_cli_together_one_runs_the_others_get_409(
-    client: httpx.AsyncClient, database_url: str
+    client: httpx.AsyncClient, database_url: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     assert (await client.post("/migrations/downgrade", json={"target": "-1"})).status_code == 200
+    other = ExitStack()
+    request.addfinalizer(other.close)
+    backend = await asyncio.to_thread(
+        other.enter_context,
+        backend_process(tmp_path, env={"STACKDECK_DATABASE_URL": database_url}),
+    )
     async with connection(database_url) as blocker:
         # Hold a lock 0004's ALTER TABLE posts must wait for, so the winner stays mid-run.
         transaction = blocker.transaction()
@@ -182,6 +201,11 @@ async def test_two_upgrades_and_the_cli_together_one_runs_the_others_get_409(
             alembic, "upgrade", "head", env={"STACKDECK_DATABASE_URL": database_url}
         )
         assert plain.returncode != 0 and "a migration is running" in plain.stderr
+        # Another backend process on the same database.
+        elsewhere = await asyncio.to_thread(
+            httpx.post, f"{backend.url}/api/v1/migrations/upgrade", json={}, timeout=10
+        )
+        assert elsewhere.status_code == 409, elsewhere.text
         await transaction.rollback()
 
     winner = await asyncio.wait_for(running.pop(), 20)

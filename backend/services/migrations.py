@@ -171,15 +171,26 @@ class MigrationsService:
         self.metadata = metadata if metadata is not None else Base.metadata
         self.lock_timeout_ms = lock_timeout_ms
         self._script: ScriptDirectory | None = None
+        self._script_key: tuple[tuple[str, int], ...] = ()
 
     # -- reading -----------------------------------------------------------------------------
 
     @property
     def script(self) -> ScriptDirectory:
-        # Loaded once: revision files do not change under a running process.
-        if self._script is None:
+        # Reloaded only when a revision file is added, removed or edited (say by
+        # `just revision` while the console runs), so status never shows a stale history.
+        key = self._revision_files()
+        if self._script is None or key != self._script_key:
             self._script = ScriptDirectory.from_config(alembic_config(self.script_location))
+            self._script_key = key
         return self._script
+
+    def _revision_files(self) -> tuple[tuple[str, int], ...]:
+        location = Path(self.script_location or SCRIPT_LOCATION) / "versions"
+        try:
+            return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in location.glob("*.py")))
+        except OSError:
+            return ()
 
     def heads(self) -> list[str]:
         return list(self.script.get_heads())
