@@ -207,3 +207,14 @@ async def test_drift_is_detected_when_the_database_is_changed_by_hand(
     drift = (await client.get("/migrations")).json()["drift"]
     assert drift["checked"] is True and drift["detected"] is True
     assert drift["differences"] == ["remove_column posts.sneaky"]
+
+
+async def test_a_column_missing_at_head_is_a_503_that_points_at_drift(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    async with connection(database_url) as conn:
+        await conn.execute("ALTER TABLE posts DROP COLUMN body")
+    body = problem(await client.get("/posts"), 503)
+    assert str(body["detail"]).startswith(f"database schema is at head ({HEAD}) but a table")
+    drift = (await client.get("/migrations")).json()["drift"]
+    assert drift["detected"] is True and "add_column posts.body" in drift["differences"]
