@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,10 +14,12 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from backend.api import health, migrations, posts, transactions, users
 from backend.api.middleware import DeclaredBodyLimitMiddleware, RequestContextMiddleware
 from backend.api.problems import install_problem_handlers
+from backend.api.security import SecurityMiddleware
 from backend.db.embedded import EmbeddedPostgres
 from backend.db.engine import create_engine, create_sessionmaker
 from backend.db.listener import Listener
 from backend.services.events import EventHub
+from backend.services.idempotency import purge_periodically
 from backend.services.migrations import MigrationsService
 from backend.services.outcomes import CHANNEL
 from backend.services.transactions import event_from_payload
@@ -54,10 +57,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.events = hub
         app.state.listener = listener
+        app.state.loop = asyncio.get_running_loop()
         listener.start()
+        purge = asyncio.create_task(purge_periodically(app.state.sessions))
         try:
             yield
         finally:
+            purge.cancel()
             await listener.stop()
             await engine.dispose()
             if embedded is not None:
@@ -83,5 +89,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # handler); a declared Content-Length over the limit is refused before that.
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
     app.add_middleware(DeclaredBodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        SecurityMiddleware,
+        allowed_hosts=settings.allowed_hosts,
+        bind_host=settings.host,
+        token=settings.api_token.get_secret_value() if settings.api_token else None,
+    )
     app.add_middleware(RequestContextMiddleware)
     return app

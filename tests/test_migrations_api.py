@@ -17,7 +17,15 @@ from backend.services.events import LogEvent
 from backend.services.transactions import TransactionStream
 from tests.conftest import make_settings
 from tests.helpers import eventually
-from tests.migrations import HEAD, HISTORY, connection, fetch, migration_outcomes, versions
+from tests.migrations import (
+    BELOW_HEAD,
+    HEAD,
+    HISTORY,
+    connection,
+    fetch,
+    migration_outcomes,
+    versions,
+)
 
 
 @pytest.fixture
@@ -53,11 +61,11 @@ async def test_status_on_an_empty_database_has_everything_pending(
     assert status["running"] is False
     assert [r["revision"] for r in status["history"]] == HISTORY
     assert not any(r["applied"] or r["is_current"] for r in status["history"])
-    assert [r["is_head"] for r in status["history"]] == [False, False, False, True]
+    assert [r["is_head"] for r in status["history"]] == [False] * (len(HISTORY) - 1) + [True]
     first = status["history"][0]
     assert first["down_revision"] is None and first["message"] == "users"
     assert first["created"].startswith("2026-11-23T19:00:00")
-    assert status["history"][3]["down_revision"] == "0003_transaction_log"
+    assert status["history"][-1]["down_revision"] == BELOW_HEAD
     assert status["drift"] == {"checked": False, "detected": False, "differences": []}
     health = (await empty_client.get("/health")).json()
     assert health["schema"] == {"current": [], "heads": [HEAD], "at_head": False}
@@ -71,12 +79,14 @@ async def test_status_in_between_and_at_head(
     assert run.json()["from"] == [] and run.json()["to"] == ["0002_posts"]
     assert run.json()["applied"] == ["0001_users", "0002_posts"]
     status = (await empty_client.get("/migrations")).json()
-    assert status["current"] == ["0002_posts"] and status["pending"] == 2
-    assert [r["applied"] for r in status["history"]] == [True, True, False, False]
-    assert [r["is_current"] for r in status["history"]] == [False, True, False, False]
+    assert status["current"] == ["0002_posts"] and status["pending"] == len(HISTORY) - 2
+    assert [r["applied"] for r in status["history"]] == [True, True] + [False] * (len(HISTORY) - 2)
+    assert [r["is_current"] for r in status["history"]] == [False, True] + [False] * (
+        len(HISTORY) - 2
+    )
 
     run = await empty_client.post("/migrations/upgrade", json={})  # head by default
-    assert run.json()["applied"] == ["0003_transaction_log", HEAD]
+    assert run.json()["applied"] == ["0003_transaction_log", BELOW_HEAD, HEAD]
     status = (await empty_client.get("/migrations")).json()
     assert status["at_head"] is True and status["pending"] == 0
     assert status["drift"] == {"checked": True, "detected": False, "differences": []}
@@ -89,7 +99,7 @@ async def test_upgrade_and_downgrade_by_relative_steps_and_base(
 ) -> None:
     down = await client.post("/migrations/downgrade")  # no body: -1 by default
     assert down.json()["direction"] == "downgrade"
-    assert down.json()["from"] == [HEAD] and down.json()["to"] == ["0003_transaction_log"]
+    assert down.json()["from"] == [HEAD] and down.json()["to"] == [BELOW_HEAD]
     assert down.json()["applied"] == [HEAD]
     assert down.json()["duration_ms"] > 0
     up = await client.post("/migrations/upgrade", json={"target": "+1"})
@@ -130,7 +140,7 @@ async def test_sql_preview_for_upgrade_and_downgrade_ranges(
     assert "CREATE TABLE users" not in ranged.json()["sql"]
 
     down = (await empty_client.get(f"/migrations/sql?from={HEAD}&to=-1")).json()
-    assert down["direction"] == "downgrade" and down["to"] == "0003_transaction_log"
+    assert down["direction"] == "downgrade" and down["to"] == BELOW_HEAD
     assert "DROP COLUMN published" in down["sql"]
     to_base = (await empty_client.get(f"/migrations/sql?from={HEAD}&to=base")).json()
     assert "DROP TABLE users" in to_base["sql"]
@@ -143,7 +153,7 @@ async def test_not_at_head_answers_503_naming_current_and_head(
     client: httpx.AsyncClient,
 ) -> None:
     assert (await client.post("/migrations/downgrade", json={"target": "-1"})).status_code == 200
-    expected = f"database schema is at 0003_transaction_log, head is {HEAD} — run migrations"
+    expected = f"database schema is at {BELOW_HEAD}, head is {HEAD} — run migrations"
     for response in (
         await client.get("/posts"),
         await client.post("/posts", json={"user_id": 1, "title": "t"}),
@@ -184,13 +194,13 @@ async def test_each_run_is_an_outcome_in_the_log_and_on_the_stream(
     await eventually(lambda: app.state.events.subscriber_count == 1)
     await client.post("/migrations/downgrade", json={"target": "-1"})
     await client.post("/migrations/upgrade", json={"target": "head"})
-    # 0003 keeps the log, so the downgrade to it is recorded too.
+    # The revision below head keeps the log, so the downgrade to it is recorded too.
     outcomes = await migration_outcomes(database_url)
     assert [(o["operation"], o["outcome"]) for o in outcomes] == [
         ("migrations.downgrade", "committed"),
         ("migrations.upgrade", "committed"),
     ]
-    assert outcomes[1]["reason"] == f"0003_transaction_log -> {HEAD} (applied {HEAD})"
+    assert outcomes[1]["reason"] == f"{BELOW_HEAD} -> {HEAD} (applied {HEAD})"
     assert all(o["statement_count"] > 0 and o["request_id"] for o in outcomes)
     await asyncio.wait_for(watcher, 10)
     await stream.aclose()

@@ -22,7 +22,9 @@ from backend.errors import MigrationInterrupted, MigrationRunning
 from backend.services.migrations import MigrationsService
 from tests.helpers import eventually
 from tests.migrations import (
+    BELOW_HEAD,
     HEAD,
+    HISTORY,
     connection,
     fetch,
     migration_lock_held,
@@ -188,7 +190,7 @@ async def test_two_upgrades_and_the_cli_together_one_runs_the_others_get_409(
         backend_process(tmp_path, env={"STACKDECK_DATABASE_URL": database_url}),
     )
     async with connection(database_url) as blocker:
-        # Hold a lock 0004's ALTER TABLE posts must wait for, so the winner stays mid-run.
+        # Hold a lock the head revision's ALTER TABLE posts waits for: the winner stays mid-run.
         transaction = blocker.transaction()
         await transaction.start()
         await blocker.execute("LOCK TABLE posts IN ACCESS SHARE MODE")
@@ -259,7 +261,7 @@ async def test_downgrade_and_upgrade_bring_the_same_rows_back(
     client: httpx.AsyncClient, database_url: str
 ) -> None:
     floor = _preserving_floor()
-    assert floor == "0003_transaction_log"  # 0004 claims to keep data; 0003 drops the log
+    assert floor == BELOW_HEAD  # head claims to keep data; the idempotency keys revision not
     ada = (await client.post("/users", json={"name": "Ada", "email": "ada@example.com"})).json()
     bob = (await client.post("/users", json={"name": "Bob", "email": "bob@example.com"})).json()
     for user, title, published in [
@@ -338,7 +340,7 @@ async def test_cli_exit_codes(empty_database_url: str, empty_engine: AsyncEngine
 
     status = await asyncio.to_thread(run, "status", "--json")
     assert status.returncode == 0, status.stderr
-    assert json.loads(status.stdout)["pending"] == 4
+    assert json.loads(status.stdout)["pending"] == len(HISTORY)
 
     unknown = await asyncio.to_thread(run, "upgrade", "nope")
     assert unknown.returncode == 2 and "known revisions: base, 0001_users" in unknown.stderr
@@ -357,7 +359,7 @@ async def test_cli_exit_codes(empty_database_url: str, empty_engine: AsyncEngine
     assert busy.returncode == 3 and "a migration is running" in busy.stderr
 
     down = await asyncio.to_thread(run, "downgrade", "--json")
-    assert down.returncode == 0 and json.loads(down.stdout)["to"] == ["0003_transaction_log"]
+    assert down.returncode == 0 and json.loads(down.stdout)["to"] == [BELOW_HEAD]
 
     async with connection(empty_database_url) as conn:  # a draft the old schema can't hold
         await asyncio.to_thread(run, "upgrade")

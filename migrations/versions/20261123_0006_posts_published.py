@@ -8,8 +8,8 @@ The downgrade brings the data back the other way: unpublished posts get the pref
 then the column goes. Both directions keep every row, so the round trip is lossless; the
 downgrade refuses (before changing anything) the rows the old convention cannot express.
 
-Revision ID: 0004_posts_published
-Revises: 0003_transaction_log
+Revision ID: 0006_posts_published
+Revises: 0005_idempotency_keys
 Create Date: 2026-11-23 20:00:00
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_posts_published"
-down_revision: str | Sequence[str] | None = "0003_transaction_log"
+revision: str = "0006_posts_published"
+down_revision: str | Sequence[str] | None = "0005_idempotency_keys"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
