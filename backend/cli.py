@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from pydantic import SecretStr, ValidationError
 
+from backend.cli_migrate import add_migrate_parser, migrate
 from backend.db.embedded import EmbeddedDatabaseError, EmbeddedPostgres
 from backend.settings import Settings, mask_url
 
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["critical", "error", "warning", "info", "debug"],
         help="uvicorn's log level (default info)",
     )
+    add_migrate_parser(commands)
     return parser
 
 
@@ -108,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(_settings_error(exc))
     if args.command == "serve":
         return serve(settings, args.log_level)
+    if args.command == "migrate":
+        return migrate(args, settings)
     parser.print_help()
     return 0
 

@@ -12,6 +12,7 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.services.idempotency import IdempotencyRequest
+from backend.services.migrations import MigrationsService
 from backend.services.posts import PostsService
 from backend.services.transactions import TransactionsService, TransactionStream
 from backend.services.users import UsersService
@@ -82,3 +83,12 @@ async def transaction_streams(request: Request) -> Callable[[int | None], Transa
 TransactionStreamFactoryDep = Annotated[
     Callable[[int | None], TransactionStream], Depends(transaction_streams)
 ]
+
+
+def migrations_service(request: Request) -> MigrationsService:
+    # One per app: it caches the revision scripts; runs open their own connection.
+    service: MigrationsService = request.app.state.migrations
+    return service
+
+
+MigrationsServiceDep = Annotated[MigrationsService, Depends(migrations_service)]
