@@ -179,13 +179,15 @@ async def test_each_run_is_an_outcome_in_the_log_and_on_the_stream(
     # The same stream GET /transactions/stream serves, resuming after the newest row so far.
     newest = await fetch(database_url, "SELECT coalesce(max(id), 0) AS id FROM transaction_log")
     stream = cast(
-        AsyncGenerator[LogEvent, None],
+        AsyncGenerator[LogEvent | None, None],
         TransactionStream(app.state.sessions, app.state.events, newest[0]["id"]).events(),
     )
     seen: list[str] = []
 
     async def watch() -> None:
         async for event in stream:
+            if event is None:  # subscribed
+                continue
             seen.append(json.loads(event.json)["operation"])
             if len(seen) == 2:
                 return
