@@ -60,6 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="uvicorn's log level (default info)",
     )
     add_migrate_parser(commands)
+    seed = commands.add_parser(
+        "seed",
+        help="fill the database with realistic users and posts (COPY, one transaction)",
+        description="Append N users with K posts each: realistic names, emails, titles and "
+        "bodies, the same for the same --seed. It lands whole or not at all, and running "
+        "it again appends (ids and emails continue).",
+    )
+    seed.add_argument("--users", type=int, required=True, help="how many users to add")
+    seed.add_argument("--posts-per-user", type=int, default=3, help="posts for each (default 3)")
+    seed.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    seed.add_argument("--database-url", help="PostgreSQL URL (default: as for serve)")
+    seed.add_argument("--data-dir", help="embedded PostgreSQL's data dir")
     return parser
 
 
@@ -105,6 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(settings, args.log_level)
     if args.command == "migrate":
         return migrate(args, settings)
+    if args.command == "seed":
+        from backend.cli_seed import seed
+
+        return seed(args, settings)
     parser.print_help()
     return 0
 
