@@ -13,6 +13,7 @@ from backend.errors import FieldError, InvalidInput, NotFound
 from backend.repositories.posts import PostsRepository
 from backend.schemas.posts import PostCreate, PostRead, PostUpdate
 from backend.services.idempotency import IdempotencyRequest
+from backend.services.paging import split_page
 from backend.services.unit_of_work import UnitOfWork
 
 
@@ -35,9 +36,7 @@ class PostsService:
     ) -> tuple[Sequence[Post], int | None]:
         async with self.uow.read():
             rows = await self.posts.page_after(after, limit + 1, user_id)
-        if len(rows) > limit:
-            return rows[:limit], rows[limit - 1].id
-        return rows, None
+        return split_page(rows, limit)
 
     async def get(self, post_id: int) -> Post:
         async with self.uow.read():

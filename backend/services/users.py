@@ -16,6 +16,7 @@ from backend.repositories.users import UsersRepository
 from backend.schemas.transactions import BatchResult, UserBatch
 from backend.schemas.users import UserCreate, UserRead, UserUpdate
 from backend.services.idempotency import IdempotencyRequest
+from backend.services.paging import split_page
 from backend.services.unit_of_work import UnitOfWork
 
 
@@ -43,9 +44,7 @@ class UsersService:
     ) -> tuple[Sequence[User], int | None]:
         async with self.uow.read():
             rows = await self.users.page_after(after, limit + 1, q, embed_posts, descending)
-        if len(rows) > limit:
-            return rows[:limit], rows[limit - 1].id
-        return rows, None
+        return split_page(rows, limit)
 
     async def count(self, q: str | None) -> int:
         async with self.uow.read():
