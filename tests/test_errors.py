@@ -110,3 +110,16 @@ async def test_a_failed_commit_never_follows_a_2xx(client: httpx.AsyncClient, ap
         event.remove(engine.sync_engine, "commit", fail_commit)
     assert response.status_code == 503
     assert (await client.get("/users")).json()["items"] == []
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+async def test_a_body_that_is_not_json_is_415(
+    client: httpx.AsyncClient, content_type: str | None
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    body = b'{"name": "Ada", "email": "ada@example.com"}'
+    response = await client.post("/users", content=body, headers=headers)
+    assert response.status_code == 415
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["title"] == "Unsupported media type"
+    assert (await client.get("/users")).json()["items"] == []

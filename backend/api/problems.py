@@ -66,8 +66,22 @@ async def _on_domain_error(_: Request, exc: Exception) -> JSONResponse:
     return domain_problem(exc)
 
 
-async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+def _is_json(content_type: str | None) -> bool:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    # FastAPI parses a body as JSON only when it says it is JSON; any other body reaches the
+    # model as raw bytes and fails as a whole. That is the wrong media type, not bad fields.
+    content_type = request.headers.get("content-type")
+    if not _is_json(content_type) and any(
+        tuple(e["loc"]) == ("body",) and e["type"] != "missing" for e in exc.errors()
+    ):
+        return problem(415, "Unsupported media type", "send the body as application/json")
     # Inputs are not echoed back: they may be huge, or hold what the client should not log.
     errors = [
         {"field": _field_name(tuple(e["loc"])), "message": e["msg"], "type": e["type"]}
