@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from backend.db.errors import FOREIGN_KEY_VIOLATION, sqlstate
 from backend.db.models import Post
@@ -66,7 +67,11 @@ class PostsService:
                 raise NotFound(f"post {post_id} does not exist")
             for name, value in data.model_dump(exclude_unset=True).items():
                 setattr(post, name, value)
-            await self.posts.session.flush()
+            try:
+                await self.posts.session.flush()
+            except StaleDataError:
+                # Deleted (or its author was) by a concurrent request since our read.
+                raise NotFound(f"post {post_id} does not exist") from None
         return post
 
     async def delete(self, post_id: int) -> None:

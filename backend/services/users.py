@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from backend.db.errors import UNIQUE_VIOLATION, constraint_name, sqlstate
 from backend.db.models import User
@@ -84,6 +85,9 @@ class UsersService:
                 await self.users.session.flush()
             except IntegrityError as exc:
                 raise email_conflict(exc, changes.get("email")) from None
+            except StaleDataError:
+                # Deleted by a concurrent request between our read and our update.
+                raise NotFound(f"user {user_id} does not exist") from None
             # The flush expires SQL-expression attributes; an update cannot change this one.
             set_committed_value(user, "post_count", post_count)
         return user
