@@ -1,0 +1,33 @@
+"""Waiting on the console: poll widget state with a deadline, never a fixed sleep."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.pilot import Pilot
+
+from tests.helpers import eventually
+from tui.app import StackdeckApp
+
+
+async def until(pilot: Pilot[None], check: Callable[[], bool], within: float = 10.0) -> None:
+    """Let the app run until `check()` holds (the stream worker never completes, so
+    `workers.wait_for_complete()` cannot be the signal)."""
+
+    async def settled() -> bool:
+        await pilot.pause()
+        return check()
+
+    await eventually(settled, within=within)
+
+
+def loads_idle(app: StackdeckApp) -> bool:
+    """No pane is fetching: every worker but the live stream has finished."""
+    return all(
+        worker.is_finished or worker.group == "tx-stream" or worker.group == "recover"
+        for worker in app.workers
+    )
+
+
+def user_rows(app: StackdeckApp) -> list[dict[str, object]]:
+    return list(app.users.window.rows)
