@@ -10,11 +10,15 @@ import anyio
 from fastapi import APIRouter, FastAPI
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
-from backend.api import health, posts, users
+from backend.api import health, posts, transactions, users
 from backend.api.middleware import DeclaredBodyLimitMiddleware, RequestContextMiddleware
 from backend.api.problems import install_problem_handlers
 from backend.db.embedded import EmbeddedPostgres
 from backend.db.engine import create_engine, create_sessionmaker
+from backend.db.listener import Listener
+from backend.services.events import EventHub
+from backend.services.outcomes import CHANNEL
+from backend.services.transactions import event_from_payload
 from backend.settings import Settings, mask_url
 
 log = logging.getLogger("stackdeck")
@@ -37,9 +41,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = create_sessionmaker(engine)
         app.state.database_url = mask_url(url)
         log.info("database: %s", app.state.database_url)
+        hub = EventHub(settings.stream_queue_size)
+        listener = Listener(
+            url,
+            CHANNEL,
+            on_payload=lambda payload: hub.publish(event_from_payload(payload)),
+            on_reconnect=hub.resync_all,
+        )
+        app.state.events = hub
+        app.state.listener = listener
+        listener.start()
         try:
             yield
         finally:
+            await listener.stop()
             await engine.dispose()
             if embedded is not None:
                 await anyio.to_thread.run_sync(embedded.stop)
@@ -55,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(health.router)
     api.include_router(users.router)
     api.include_router(posts.router)
+    api.include_router(transactions.router)
     app.include_router(api)
     install_problem_handlers(app)
     # Added last is outermost: the request context wraps everything, errors included.

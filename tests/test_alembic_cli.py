@@ -22,7 +22,7 @@ async def test_alembic_upgrade_check_and_downgrade(empty_database_url: str) -> N
     env = {"STACKDECK_DATABASE_URL": empty_database_url.replace("+asyncpg", "")}
     up = alembic("upgrade", "head", env=env)
     assert up.returncode == 0, up.stderr
-    assert {"users", "posts", "alembic_version"} <= await tables(empty_database_url)
+    assert {"users", "posts", "transaction_log"} <= await tables(empty_database_url)
 
     check = alembic("check", env=env)
     assert check.returncode == 0, check.stderr + check.stdout
@@ -30,8 +30,8 @@ async def test_alembic_upgrade_check_and_downgrade(empty_database_url: str) -> N
 
     down = alembic("downgrade", "-1", env=env)
     assert down.returncode == 0, down.stderr
-    assert "posts" not in await tables(empty_database_url)
-    assert "users" in await tables(empty_database_url)
+    assert "transaction_log" not in await tables(empty_database_url)
+    assert {"users", "posts"} <= await tables(empty_database_url)
 
     history = alembic("history", env=env)
     assert history.stdout.count("->") >= 2

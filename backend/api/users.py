@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from backend.api.deps import UsersServiceDep
 from backend.api.problems import PROBLEM_RESPONSES
 from backend.schemas.common import Page
+from backend.schemas.transactions import BatchResult, UserBatch
 from backend.schemas.types import MAX_BIGINT, Text
 from backend.schemas.users import UserCreate, UserRead, UserUpdate, UserWithPosts
 
@@ -61,6 +62,15 @@ async def create_user(data: UserCreate, users: UsersServiceDep, response: Respon
     user = await users.create(data)
     response.headers["Location"] = f"/api/v1/users/{user.id}"
     return UserRead.model_validate(user)
+
+
+@router.post(
+    "/batch",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create up to 1,000 users (with posts) in one transaction: all or nothing",
+)
+async def create_users_batch(batch: UserBatch, users: UsersServiceDep) -> BatchResult:
+    return await users.create_batch(batch)
 
 
 @router.patch("/{user_id}", summary="Change a user's name or email")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.models import Post
@@ -31,6 +31,10 @@ class PostsRepository:
         self.session.add(post)
         await self.session.flush()
         return post
+
+    async def insert_many(self, rows: list[dict[str, object]]) -> None:
+        if rows:
+            await self.session.execute(insert(Post), rows)
 
     async def delete(self, post_id: int) -> bool:
         result = await self.session.execute(

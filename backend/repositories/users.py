@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload, undefer
 
@@ -64,6 +65,20 @@ class UsersRepository:
         self.session.add(user)
         await self.session.flush()
         return user
+
+    async def insert_new(self, rows: list[dict[str, str]]) -> dict[str, int]:
+        """Insert the users whose email is free; lower(email) -> id of those inserted.
+
+        ON CONFLICT DO NOTHING lets the caller see exactly which emails were taken,
+        even by a concurrent writer, without aborting the transaction.
+        """
+        stmt = (
+            pg_insert(User)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=[func.lower(User.email)])
+            .returning(func.lower(User.email), User.id)
+        )
+        return {email: user_id for email, user_id in (await self.session.execute(stmt)).tuples()}
 
     async def delete(self, user_id: int) -> bool:
         result = await self.session.execute(

@@ -1,15 +1,27 @@
-"""The unit of work: every write commits whole or rolls back whole, inside the service."""
+"""The unit of work: every write commits whole or rolls back whole, and says which.
+
+A committed outcome is recorded in the same transaction as the data it describes; a
+rolled-back one in its own short transaction after the rollback. Services use `write()`
+and cannot forget either.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.errors import infrastructure_error
 from backend.errors import DomainError
+from backend.metrics import current_metrics
+from backend.services.outcomes import OutcomeRecord, Result, record_outcome
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -21,6 +33,11 @@ class Outcome:
     entity_id: int | None = None
 
 
+def _statements_so_far() -> int:
+    metrics = current_metrics.get()
+    return metrics.statements if metrics else 0
+
+
 class UnitOfWork:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -29,16 +46,41 @@ class UnitOfWork:
     async def write(self, operation: str, entity: str | None = None) -> AsyncIterator[Outcome]:
         """Run the body in one transaction; the commit happens before this block exits."""
         outcome = Outcome(operation, entity)
+        started = time.perf_counter()
+        statements_before = _statements_so_far()
+
+        def record(result: Result, reason: str | None) -> OutcomeRecord:
+            metrics = current_metrics.get()
+            return OutcomeRecord(
+                operation=operation,
+                outcome=result,
+                entity=outcome.entity,
+                entity_id=outcome.entity_id,
+                reason=reason,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                statement_count=_statements_so_far() - statements_before,
+                request_id=metrics.request_id if metrics else None,
+            )
+
         try:
             async with self.session.begin():
                 yield outcome
-        except DomainError:
-            raise
+                await record_outcome(self.session, record("committed", None))
         except Exception as exc:
-            translated = infrastructure_error(exc)
-            if translated is None:
+            error = exc if isinstance(exc, DomainError) else infrastructure_error(exc)
+            reason = error.detail if error is not None else "internal error"
+            await self._record_rollback(record("rolled_back", reason))
+            if error is None or error is exc:
                 raise
-            raise translated from exc
+            raise error from exc
+
+    async def _record_rollback(self, record: OutcomeRecord) -> None:
+        try:
+            async with self.session.begin():
+                await record_outcome(self.session, record)
+        except (SQLAlchemyError, OSError) as exc:
+            # The database may be the reason for the rollback; the caller still gets the error.
+            log.warning("could not record rolled-back %s: %s", record.operation, type(exc).__name__)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -11,7 +11,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from backend.db.errors import UNIQUE_VIOLATION, constraint_name, sqlstate
 from backend.db.models import User
 from backend.errors import Conflict, NotFound
+from backend.repositories.posts import PostsRepository
 from backend.repositories.users import UsersRepository
+from backend.schemas.transactions import BatchResult, UserBatch
 from backend.schemas.users import UserCreate, UserUpdate
 from backend.services.unit_of_work import UnitOfWork
 
@@ -82,6 +84,31 @@ class UsersService:
             # The flush expires SQL-expression attributes; an update cannot change this one.
             set_committed_value(user, "post_count", post_count)
         return user
+
+    async def create_batch(self, batch: UserBatch) -> BatchResult:
+        """All users and their posts in one transaction, or nothing at all."""
+        async with self.uow.write("users.batch", "user") as outcome:
+            seen: dict[str, int] = {}
+            for index, item in enumerate(batch.users):
+                key = item.email.lower()
+                if key in seen:
+                    raise Conflict(f"users[{index}]: email {item.email} repeats users[{seen[key]}]")
+                seen[key] = index
+            inserted = await self.users.insert_new(
+                [{"name": u.name, "email": u.email} for u in batch.users]
+            )
+            for index, item in enumerate(batch.users):
+                if item.email.lower() not in inserted:
+                    raise Conflict(f"users[{index}]: email already exists: {item.email}")
+            user_ids = [inserted[u.email.lower()] for u in batch.users]
+            posts = [
+                {"user_id": user_id, "title": post.title, "body": post.body}
+                for user_id, item in zip(user_ids, batch.users, strict=True)
+                for post in item.posts
+            ]
+            await PostsRepository(self.users.session).insert_many(posts)
+            outcome.entity_id = user_ids[0]
+        return BatchResult(created=len(user_ids), user_ids=user_ids, post_count=len(posts))
 
     async def delete(self, user_id: int) -> None:
         async with self.uow.write("users.delete", "user") as outcome:

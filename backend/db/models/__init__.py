@@ -2,6 +2,7 @@
 
 from backend.db.base import Base
 from backend.db.models.post import Post
+from backend.db.models.transaction_log import TransactionLog
 from backend.db.models.user import User
 
-__all__ = ["Base", "Post", "User"]
+__all__ = ["Base", "Post", "TransactionLog", "User"]

@@ -1,0 +1,30 @@
+"""The transaction log: one row per write transaction's outcome, ids in commit order."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Float, Identity, Integer, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db.base import Base
+
+OUTCOMES = ("committed", "rolled_back")
+
+
+class TransactionLog(Base):
+    __tablename__ = "transaction_log"
+    __table_args__ = (CheckConstraint("outcome IN ('committed', 'rolled_back')", name="outcome"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp(), index=True
+    )
+    operation: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str | None] = mapped_column(String(32))
+    entity_id: Mapped[int | None] = mapped_column(BigInteger)
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(300))
+    duration_ms: Mapped[float] = mapped_column(Float, server_default="0")
+    statement_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    request_id: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,69 @@
+"""Recording a write's outcome: one statement that serialises, inserts and notifies.
+
+The log insert takes a transaction-level advisory lock first, so log ids are handed out in
+commit order: the lock is held until this transaction has committed (or rolled back), and
+the next writer draws its id only after that. A reader that resumes "after id N" therefore
+never misses an id below N that commits later. NOTIFY in the same transaction is delivered
+only if the transaction commits, in commit order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+CHANNEL = "stackdeck_transactions"
+# Any fixed bigint; it only has to differ from the other advisory locks the app takes.
+LOG_LOCK_KEY = 0x5354_4B44_4C4F_47  # "STKDLOG"
+
+_RECORD = text(
+    """
+    WITH serialised AS (SELECT pg_advisory_xact_lock(:lock_key)),
+    entry AS (
+        INSERT INTO transaction_log (
+            operation, entity, entity_id, outcome, reason,
+            duration_ms, statement_count, request_id
+        )
+        SELECT :operation, :entity, :entity_id, :outcome, :reason,
+               :duration_ms, :statement_count, :request_id
+        FROM serialised
+        RETURNING *
+    )
+    SELECT entry.id, pg_notify(:channel, row_to_json(entry)::text) FROM entry
+    """
+).bindparams(bindparam("lock_key", LOG_LOCK_KEY), bindparam("channel", CHANNEL))
+
+Result = Literal["committed", "rolled_back"]
+
+
+@dataclass(slots=True)
+class OutcomeRecord:
+    operation: str
+    outcome: Result
+    entity: str | None = None
+    entity_id: int | None = None
+    reason: str | None = None
+    duration_ms: float = 0.0
+    statement_count: int = 0
+    request_id: str | None = None
+
+
+async def record_outcome(db: AsyncSession | AsyncConnection, record: OutcomeRecord) -> int:
+    """Insert the record in the caller's open transaction and notify listeners; its id."""
+    result = await db.execute(
+        _RECORD,
+        {
+            "operation": record.operation,
+            "entity": record.entity,
+            "entity_id": record.entity_id,
+            "outcome": record.outcome,
+            "reason": (record.reason or None) and record.reason[:300],
+            "duration_ms": round(record.duration_ms, 3),
+            "statement_count": record.statement_count,
+            "request_id": record.request_id,
+        },
+    )
+    return int(result.scalar_one())

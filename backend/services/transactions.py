@@ -1,0 +1,120 @@
+"""The transaction log as a feature: history, per-second stats and a gap-free live stream."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.db.models import TransactionLog
+from backend.repositories.transactions import TransactionsRepository
+from backend.schemas.transactions import (
+    OutcomeTotals,
+    StatsBucket,
+    TransactionRead,
+    TransactionStats,
+)
+from backend.services.events import EventHub, LogEvent, Subscription
+from backend.services.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+REPLAY_PAGE = 500
+
+
+def event_from_row(row: TransactionLog) -> LogEvent:
+    return LogEvent(row.id, row.outcome, TransactionRead.model_validate(row).model_dump_json())
+
+
+def event_from_payload(payload: str) -> LogEvent:
+    """A NOTIFY payload (row_to_json of the log row) as the same JSON the table gives."""
+    record = TransactionRead.model_validate_json(payload)
+    return LogEvent(record.id, record.outcome, record.model_dump_json())
+
+
+class TransactionsService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.uow = UnitOfWork(session)
+        self.log = TransactionsRepository(session)
+
+    async def page(
+        self, after: int | None, limit: int, descending: bool
+    ) -> tuple[Sequence[TransactionLog], int | None]:
+        async with self.uow.read():
+            rows = await self.log.page_after(after, limit + 1, descending)
+        if len(rows) > limit:
+            return rows[:limit], rows[limit - 1].id
+        return rows, None
+
+    async def stats(self, window: int) -> TransactionStats:
+        async with self.uow.read():
+            seconds = await self.log.per_second(window)
+            totals = await self.log.totals()
+        return TransactionStats(
+            window=window,
+            buckets=[StatsBucket(at=at, committed=c, rolled_back=r) for at, c, r in seconds],
+            totals=OutcomeTotals(
+                committed=totals.get("committed", 0), rolled_back=totals.get("rolled_back", 0)
+            ),
+        )
+
+
+class TransactionStream:
+    """One subscriber's events: what it missed (from the table), then live, in id order.
+
+    Log ids are handed out in commit order (see services/outcomes.py), so "everything
+    after the last id delivered" is exact: no gap and, with the id check, no duplicate.
+    """
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], hub: EventHub, last_id: int | None
+    ) -> None:
+        self.sessions = sessions
+        self.hub = hub
+        self.requested_from = last_id
+        self.last_id = 0
+
+    async def events(self) -> AsyncIterator[LogEvent]:
+        # Subscribe before reading the table, so nothing committing meanwhile is missed.
+        subscription = self.hub.subscribe()
+        try:
+            if self.requested_from is not None:
+                self.last_id = self.requested_from
+            else:
+                # A new subscriber starts from now: the newest id is where it "left off".
+                async with self.sessions() as session, session.begin():
+                    self.last_id = await TransactionsRepository(session).newest_id()
+            async for event in self._replay():
+                yield event
+            async for event in self._live(subscription):
+                yield event
+        finally:
+            subscription.close()
+
+    async def _live(self, subscription: Subscription) -> AsyncIterator[LogEvent]:
+        while True:
+            event = await subscription.queue.get()
+            if subscription.lagging:
+                subscription.lagging = False
+                subscription.drain()
+                log.info("stream subscriber fell behind; resyncing from the table")
+                async for replayed in self._replay():
+                    yield replayed
+                continue
+            if event is None or event.id <= self.last_id:
+                continue
+            self.last_id = event.id
+            yield event
+
+    async def _replay(self) -> AsyncIterator[LogEvent]:
+        while True:
+            async with self.sessions() as session, session.begin():
+                rows = await TransactionsRepository(session).page_after(
+                    self.last_id, REPLAY_PAGE, descending=False
+                )
+            for row in rows:
+                self.last_id = row.id
+                yield event_from_row(row)
+            if len(rows) < REPLAY_PAGE:
+                return
