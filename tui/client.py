@@ -318,7 +318,7 @@ class ApiClient:
         return result
 
     async def stream_transactions(
-        self, last_event_id: str | None = None
+        self, last_event_id: str | None = None, on_open: Callable[[], None] | None = None
     ) -> AsyncIterator[StreamEvent]:
         """The live stream; resumes after `last_event_id`. Ends when the connection does."""
         path = "/transactions/stream"
@@ -352,6 +352,8 @@ class ApiClient:
                         request_id=response.headers.get("x-request-id"),
                     )
                 )
+                if on_open is not None:
+                    on_open()
                 async for sse in source.aiter_sse():
                     if not sse.data:
                         continue

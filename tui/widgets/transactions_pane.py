@@ -100,11 +100,8 @@ class TransactionsPane(Pane):
                     await self._catch_up()
                 self.show_message(None)
                 async for event in self.client.stream_transactions(
-                    str(self.last_id) if self.last_id is not None else None
+                    str(self.last_id) if self.last_id is not None else None, self._opened
                 ):
-                    if not self.connected:
-                        self.connected = True
-                        self.border_title = "Transactions · live"
                     self.add(event.data, live=True)
                     backoff = 0.5
             except ApiError as error:
@@ -117,6 +114,10 @@ class TransactionsPane(Pane):
                 self.show_error(error)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF)
+
+    def _opened(self) -> None:
+        self.connected = True
+        self.border_title = "Transactions · live"
 
     async def _catch_up(self) -> None:
         """The recent rows and the last minute's figures, then the stream from the newest id."""

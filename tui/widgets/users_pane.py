@@ -60,6 +60,7 @@ class UsersPane(Pane):
         self.total: int | None = None
         self.loading = False
         self._highlighted_id: int | None = None
+        self.status = Static("", id="users-status", classes="pane-status")
 
     def compose(self) -> ComposeResult:
         search = Input(placeholder="search name or email…", id="users-search")
@@ -73,7 +74,7 @@ class UsersPane(Pane):
         table.add_column("posts", key="posts")
         table.add_column("created", key="created")
         yield table
-        yield Static("", id="users-status", classes="pane-status")
+        yield self.status
 
     @property
     def table(self) -> DataTable[Any]:
@@ -174,7 +175,7 @@ class UsersPane(Pane):
             )
         if self.loading:
             parts.append("loading… (esc cancels)")
-        self.query_one("#users-status", Static).update(" · ".join(parts))
+        self.status.update(" · ".join(parts))
 
     def current_user(self) -> dict[str, Any] | None:
         row = self.table.cursor_row
@@ -192,8 +193,8 @@ class UsersPane(Pane):
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         row = event.cursor_row
         window = self.window
-        if not (0 <= row < len(window)):
-            return
+        if row != self.table.cursor_row or not (0 <= row < len(window)):
+            return  # a stale event from before the table was refilled
         self._announce(window.rows[row])
         if self.loading:
             return
