@@ -22,10 +22,9 @@ async def until(pilot: Pilot[None], check: Callable[[], bool], within: float = 1
         await eventually(settled, within=within)
     except AssertionError:
         running = [f"{w.group}:{w.name}:{w.state.name}" for w in pilot.app.workers]
-        calls = [
-            f"{r.method} {r.path} {r.status} {r.latency_ms:.0f}ms"
-            for r in list(pilot.app.client.log)[-6:]
-        ]  # type: ignore[attr-defined]
+        app = pilot.app
+        log = list(app.client.log)[-6:] if isinstance(app, StackdeckApp) else []
+        calls = [f"{r.method} {r.path} {r.status} {r.latency_ms:.0f}ms" for r in log]
         raise AssertionError(
             f"not met within {within}s; workers: {running}; last calls: {calls}"
         ) from None
