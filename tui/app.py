@@ -16,7 +16,7 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Tab, Tabs
 
-from tui.client import ApiClient, ApiError, RequestRecord
+from tui.client import SCHEMA_NOT_READY, ApiClient, ApiError, RequestRecord
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.screens.migration import MigrationScreen
@@ -149,8 +149,11 @@ class StackdeckApp(App[None]):
     # -- the backend's health -------------------------------------------------------------------
 
     def _on_request(self, record: RequestRecord) -> None:
-        if not record.path.startswith("/health"):
+        if not record.path.startswith(("/health", "/transactions/stream")):
             self.query_one("#status", StatusBar).show(record)
+        if record.status == 503 and (record.error or "").startswith(SCHEMA_NOT_READY):
+            self.schema_state = "not migrated — press m"
+            self._show_connection()
         if record.status == 0 and not self.backend_down:
             self.backend_down = True
             self.recover(record.error or "no answer")
