@@ -23,6 +23,10 @@ test *args:
 test-all *args:
     pytest "$@"
 
+# benchmarks: a table of figures against baselines from the same run (--quick: < 2 min)
+bench *args:
+    python -m benchmarks "$@"
+
 # format check, lint and types
 lint:
     ruff format --check .

@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--data-dir", help="embedded PostgreSQL's data dir (default STACKDECK_DATA_DIR)"
     )
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn's log level (default info)",
+    )
     return parser
 
 
@@ -73,10 +79,9 @@ def load_settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
-def serve(settings: Settings) -> int:
-    import uvicorn
-
+def serve(settings: Settings, log_level: str = "info") -> int:
     from backend.main import create_app
+    from backend.server import serve as run_server
 
     embedded = None
     if settings.database_url is None:
@@ -95,13 +100,7 @@ def serve(settings: Settings) -> int:
     # handlers turn that into a normal exit so the embedded PostgreSQL is released below.
     signal.signal(signal.SIGTERM, _exit_quietly)
     try:
-        uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            timeout_graceful_shutdown=10,
-            log_level="info",
-        )
+        run_server(create_app(settings), settings.host, settings.port, log_level)
     except KeyboardInterrupt:
         pass
     finally:
@@ -118,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         return _fail(_settings_error(exc))
     if args.command == "serve":
-        return serve(settings)
+        return serve(settings, args.log_level)
     if args.command is None:
         return console(args, settings)
     parser.print_help()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from backend.api import health, posts, transactions, users
 from backend.api.middleware import DeclaredBodyLimitMiddleware, RequestContextMiddleware
 from backend.api.problems import install_problem_handlers
+from backend.api.security import SecurityMiddleware
 from backend.db.embedded import EmbeddedPostgres
 from backend.db.engine import create_engine, create_sessionmaker
 from backend.db.listener import Listener
@@ -50,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.events = hub
         app.state.listener = listener
+        app.state.loop = asyncio.get_running_loop()
         listener.start()
         try:
             yield
@@ -78,5 +81,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # handler); a declared Content-Length over the limit is refused before that.
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
     app.add_middleware(DeclaredBodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        SecurityMiddleware,
+        allowed_hosts=settings.allowed_hosts,
+        bind_host=settings.host,
+        token=settings.api_token.get_secret_value() if settings.api_token else None,
+    )
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
+from typing import Annotated
 
 import platformdirs
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -45,6 +47,15 @@ def normalize_database_url(url: str) -> str:
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def mask_url(url: str) -> str:
     """The URL as it may be printed or logged: the password replaced by ***."""
     try:
@@ -68,7 +79,16 @@ class Settings(BaseSettings):
         default_factory=lambda: platformdirs.user_data_path("stackdeck"),
         description="where the embedded PostgreSQL keeps its data",
     )
-    host: str = "127.0.0.1"
+    host: str = Field(default="127.0.0.1", description="address to bind; loopback by default")
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token every endpoint but /api/v1/health requires; "
+        "needed to bind anything but loopback",
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names accepted besides 127.0.0.1, localhost and ::1 (comma-separated)",
+    )
     port: int = Field(default=8000, ge=0, le=65535)
     pool_size: int = Field(default=5, ge=1, le=200)
     pool_max_overflow: int = Field(default=5, ge=0, le=200)
@@ -87,6 +107,27 @@ class Settings(BaseSettings):
             return None
         raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
         return normalize_database_url(raw)
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [h.strip().lower() for h in value.split(",") if h.strip()]
+        return value
+
+    @field_validator("api_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _refuse_open_bind_without_token(self) -> Settings:
+        if not is_loopback(self.host) and self.api_token is None:
+            raise ConfigError(
+                f"binding {self.host} would expose the API (and its migrations) to the network; "
+                "set STACKDECK_API_TOKEN, or bind 127.0.0.1"
+            )
+        return self
 
     def database_url_value(self) -> str | None:
         return self.database_url.get_secret_value() if self.database_url else None

@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import SecretStr
 
 from backend.main import create_app
 from backend.settings import Settings
+from tests.helpers import eventually, free_port
 from tests.pg import PgCluster, create_migrated_template, start_cluster
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest keeps only the newest three temp dirs per user and deletes the rest, so two
+    # checkouts testing at once would delete each other's live PostgreSQL data dirs.
+    checkout = hashlib.sha1(str(config.rootpath).encode()).hexdigest()[:8]
+    root = Path(tempfile.gettempdir()) / f"stackdeck-tests-{checkout}"
+    root.mkdir(exist_ok=True)
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", str(root))
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +78,33 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with LifespanManager(application):
         yield application
+
+
+@dataclass
+class LiveServer:
+    app: FastAPI
+    url: str
+
+
+@pytest.fixture
+async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
+    """The app under a real uvicorn on a free loopback port, in this test's event loop."""
+    application = create_app(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(application, host="127.0.0.1", port=free_port(), log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    await eventually(lambda: server.started, within=30)
+    yield LiveServer(application, f"http://127.0.0.1:{server.config.port}")
+    server.should_exit = True
+    server.force_exit = True  # open SSE streams would otherwise hold the shutdown
+    await asyncio.wait_for(task, 30)
+
+
+@pytest.fixture
+async def live_client(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=f"{live_server.url}/api/v1", timeout=30) as c:
+        yield c
 
 
 @pytest.fixture

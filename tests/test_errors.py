@@ -62,7 +62,9 @@ async def test_unreachable_database_is_503_with_retry_after_and_degraded_health(
     app = create_app(make_settings(dead, connect_timeout=2, pool_timeout=2))
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t/api/v1") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://127.0.0.1/api/v1"
+        ) as client:
             health = await client.get("/health")
             assert health.status_code == 200
             assert health.json() == {"status": "degraded", "database": "down"}

@@ -52,4 +52,4 @@ class TransactionsRepository:
 
     async def totals(self) -> dict[str, int]:
         stmt = select(TransactionLog.outcome, func.count()).group_by(TransactionLog.outcome)
-        return {outcome: count for outcome, count in (await self.session.execute(stmt)).tuples()}
+        return {outcome: count for outcome, count in await self.session.execute(stmt)}

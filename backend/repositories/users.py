@@ -78,7 +78,7 @@ class UsersRepository:
             .on_conflict_do_nothing(index_elements=[func.lower(User.email)])
             .returning(func.lower(User.email), User.id)
         )
-        return {email: user_id for email, user_id in (await self.session.execute(stmt)).tuples()}
+        return {email: user_id for email, user_id in await self.session.execute(stmt)}
 
     async def delete(self, user_id: int) -> bool:
         result = await self.session.execute(

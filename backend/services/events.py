@@ -26,6 +26,7 @@ class LogEvent:
 class Subscription:
     queue: asyncio.Queue[LogEvent | None]
     lagging: bool = False
+    closed: bool = False
     hub: EventHub | None = field(default=None, repr=False)
 
     def mark_lagging(self) -> None:
@@ -33,6 +34,12 @@ class Subscription:
         # Wake a reader blocked on an empty queue; a full queue wakes it anyway.
         with contextlib.suppress(asyncio.QueueFull):
             self.queue.put_nowait(None)
+
+    def end(self) -> None:
+        """The server is shutting down: the stream ends, and its client resumes elsewhere."""
+        self.closed = True
+        self.drain()
+        self.queue.put_nowait(None)
 
     def drain(self) -> None:
         while not self.queue.empty():
@@ -47,10 +54,13 @@ class EventHub:
     def __init__(self, queue_size: int = 1000) -> None:
         self.queue_size = queue_size
         self._subscribers: set[Subscription] = set()
+        self.closing = False
 
     def subscribe(self) -> Subscription:
         subscription = Subscription(asyncio.Queue(self.queue_size), hub=self)
         self._subscribers.add(subscription)
+        if self.closing:
+            subscription.end()
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -68,6 +78,11 @@ class EventHub:
                 subscription.queue.put_nowait(event)
             except asyncio.QueueFull:
                 subscription.mark_lagging()
+
+    def close_all(self) -> None:
+        self.closing = True
+        for subscription in list(self._subscribers):
+            subscription.end()
 
     def resync_all(self) -> None:
         """Events may have been missed (the LISTEN connection dropped): re-read the table."""

@@ -95,6 +95,8 @@ class TransactionStream:
     async def _live(self, subscription: Subscription) -> AsyncIterator[LogEvent]:
         while True:
             event = await subscription.queue.get()
+            if subscription.closed:
+                return
             if subscription.lagging:
                 subscription.lagging = False
                 subscription.drain()

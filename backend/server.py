@@ -1,0 +1,39 @@
+"""uvicorn, with a shutdown that ends the live streams instead of waiting them out.
+
+On SIGTERM or SIGINT uvicorn stops accepting connections and waits for open ones; an SSE
+stream never ends by itself, so it would hold the shutdown until the graceful timeout.
+This server ends every stream at once (clients resume elsewhere with Last-Event-ID) and
+lets in-flight requests finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import FrameType
+
+import uvicorn
+from fastapi import FastAPI
+
+
+class GracefulServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self.app = app
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self.end_streams()
+
+    def end_streams(self) -> None:
+        loop: asyncio.AbstractEventLoop | None = getattr(self.app.state, "loop", None)
+        hub = getattr(self.app.state, "events", None)
+        if loop is not None and hub is not None and not loop.is_closed():
+            # A signal handler may interrupt the loop anywhere: hand the work to the loop.
+            loop.call_soon_threadsafe(hub.close_all)
+
+
+def serve(app: FastAPI, host: str, port: int, log_level: str = "info") -> None:
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10
+    )
+    GracefulServer(config, app).run()

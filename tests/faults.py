@@ -1,0 +1,59 @@
+"""Fault injection helpers: hold a table lock, find and kill the app's database backends."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+
+from tests.pg import asyncpg_dsn
+
+
+@asynccontextmanager
+async def table_locked(database_url: str, table: str = "users") -> AsyncIterator[None]:
+    """Every statement on `table` waits while this block runs (ACCESS EXCLUSIVE lock)."""
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        transaction = conn.transaction()
+        await transaction.start()
+        await conn.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            await transaction.rollback()
+    finally:
+        await conn.close()
+
+
+async def waiting_backends(database_url: str) -> list[int]:
+    """Pids of the app's connections that wait on a lock right now."""
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = 'stackdeck' AND wait_event_type = 'Lock'"
+        )
+        return [r["pid"] for r in rows]
+    finally:
+        await conn.close()
+
+
+async def terminate(database_url: str, pid: int) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        await conn.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await conn.close()
+
+
+async def until_waiting(database_url: str, count: int = 1, within: float = 10.0) -> list[int]:
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        pids = await waiting_backends(database_url)
+        if len(pids) >= count:
+            return pids
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{count} waiting backend(s) expected, saw {len(pids)}")
+        await asyncio.sleep(0.05)
