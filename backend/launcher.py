@@ -20,6 +20,7 @@ from pydantic import SecretStr
 
 from backend.db.embedded import EmbeddedPostgres
 from backend.main import API_PREFIX, create_app
+from backend.server import GracefulServer
 from backend.settings import Settings, mask_url
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class BackendThread:
     port: int = 0
     log_level: str = "warning"
     _embedded: EmbeddedPostgres | None = field(default=None, init=False)
-    _server: uvicorn.Server | None = field(default=None, init=False)
+    _server: GracefulServer | None = field(default=None, init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
     database_url_masked: str = field(default="", init=False)
 
@@ -73,14 +74,15 @@ class BackendThread:
         self.database_url_masked = mask_url(settings.database_url_value() or "")
         sock = _bind(settings.host, self.port)
         self.port = int(sock.getsockname()[1])
+        app = create_app(settings)
         config = uvicorn.Config(
-            create_app(settings),
+            app,
             log_level=self.log_level,
             access_log=False,
             timeout_graceful_shutdown=3,
             lifespan="on",
         )
-        server = uvicorn.Server(config)
+        server = GracefulServer(config, app)
         self._server = server
 
         def run() -> None:
@@ -113,6 +115,8 @@ class BackendThread:
         """Stop uvicorn (finishing requests in flight), then release the embedded PostgreSQL."""
         if self._server is not None:
             self._server.should_exit = True
+            # Live SSE streams never end by themselves; end them so the shutdown is quick.
+            self._server.end_streams()
         if self._thread is not None:
             self._thread.join(timeout=10)
             if self._thread.is_alive():

@@ -146,14 +146,24 @@ class StackdeckApp(App[None]):
             parts.append("READ-ONLY")
         self.sub_title = " · ".join(parts)
 
+    def _set_schema_state(self, state: str) -> None:
+        if state != self.schema_state:
+            self.schema_state = state
+            self._show_connection()
+
     # -- the backend's health -------------------------------------------------------------------
 
     def _on_request(self, record: RequestRecord) -> None:
         if not record.path.startswith(("/health", "/transactions/stream")):
             self.query_one("#status", StatusBar).show(record)
         if record.status == 503 and (record.error or "").startswith(SCHEMA_NOT_READY):
-            self.schema_state = "not migrated — press m"
-            self._show_connection()
+            self._set_schema_state("not migrated — press m")
+        elif (
+            record.status == 200
+            and record.path.startswith("/users?")
+            and (self.schema_state == "?" or self.schema_state.startswith("not migrated"))
+        ):
+            self._set_schema_state("ready")
         if record.status == 0 and not self.backend_down:
             self.backend_down = True
             self.recover(record.error or "no answer")
@@ -168,10 +178,9 @@ class StackdeckApp(App[None]):
             return  # _on_request has started the recovery if nobody answered
         schema = health.get("schema")
         if isinstance(schema, dict):
-            self.schema_state = "at head" if schema.get("at_head") else "not at head — press m"
+            self._set_schema_state("at head" if schema.get("at_head") else "behind head — press m")
         elif health.get("database") == "down":
-            self.schema_state = "? (database down)"
-        self._show_connection()
+            self._set_schema_state("? (database down)")
 
     @work(exclusive=True, group="recover")
     async def recover(self, detail: str) -> None:

@@ -23,7 +23,7 @@ async def test_backend_down_shows_a_banner_and_recovers_on_its_own(
         backend.stop(release_database=False)
         await until(pilot, lambda: banner.display and app.backend_down)
         assert "backend unreachable" in str(banner.render())
-        assert not app.transactions.connected
+        await until(pilot, lambda: not app.transactions.connected)
         backend.start()
         await until(pilot, lambda: not banner.display and not app.backend_down, within=15)
         await until(pilot, lambda: app.transactions.connected, within=15)
