@@ -269,15 +269,12 @@ class StackdeckApp(App[None]):
         self.push_screen(RequestLogScreen(self.client))
 
     def action_help(self) -> None:
-        sections = [
-            (
-                "Everywhere",
-                [(b.key_display or b.key, b.description) for _, b in self._bindings_of(self)],
-            )
-        ]
+        def keys_of(node: DOMNode) -> list[tuple[str, str]]:
+            return [(self.get_key_display(b), b.description) for _, b in self._bindings_of(node)]
+
+        sections = [("Everywhere", keys_of(self))]
         for pane in self.panes:
-            keys = [(b.key, b.description) for _, b in self._bindings_of(pane)]
-            if keys:
+            if keys := keys_of(pane):
                 sections.append((str(pane.border_title).split(" ·")[0], keys))
         self.push_screen(HelpScreen(sections))
 
