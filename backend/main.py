@@ -19,6 +19,7 @@ from backend.db.embedded import EmbeddedPostgres
 from backend.db.engine import create_engine, create_sessionmaker
 from backend.db.listener import Listener
 from backend.services.events import EventHub
+from backend.services.idempotency import purge_periodically
 from backend.services.outcomes import CHANNEL
 from backend.services.transactions import event_from_payload
 from backend.settings import Settings, mask_url
@@ -54,9 +55,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.listener = listener
         app.state.loop = asyncio.get_running_loop()
         listener.start()
+        purge = asyncio.create_task(purge_periodically(app.state.sessions))
         try:
             yield
         finally:
+            purge.cancel()
             await listener.stop()
             await engine.dispose()
             if embedded is not None:

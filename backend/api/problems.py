@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
@@ -15,6 +15,7 @@ from backend.db.errors import infrastructure_error
 from backend.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
 from backend.metrics import current_request_id
 from backend.schemas.common import Problem
+from backend.services.idempotency import Replayed
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,21 @@ async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
     return problem(500, "Internal server error", "the error was logged; no details are shown")
 
 
+async def _on_replay(request: Request, exc: Exception) -> Response:
+    """An idempotent retry: the first attempt's response, with the route's success status."""
+    assert isinstance(exc, Replayed)
+    route = request.scope.get("route")
+    status = getattr(route, "status_code", None) or 200
+    return Response(
+        exc.response,
+        status_code=status,
+        media_type="application/json",
+        headers={"Idempotent-Replayed": "true"},
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Replayed, _on_replay)
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_exception)

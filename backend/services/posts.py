@@ -11,7 +11,8 @@ from backend.db.errors import FOREIGN_KEY_VIOLATION, sqlstate
 from backend.db.models import Post
 from backend.errors import FieldError, InvalidInput, NotFound
 from backend.repositories.posts import PostsRepository
-from backend.schemas.posts import PostCreate, PostUpdate
+from backend.schemas.posts import PostCreate, PostRead, PostUpdate
+from backend.services.idempotency import IdempotencyRequest
 from backend.services.unit_of_work import UnitOfWork
 
 
@@ -23,8 +24,10 @@ def missing_author(exc: IntegrityError, user_id: int) -> Exception:
 
 
 class PostsService:
-    def __init__(self, session: AsyncSession) -> None:
-        self.uow = UnitOfWork(session)
+    def __init__(
+        self, session: AsyncSession, idempotency: IdempotencyRequest | None = None
+    ) -> None:
+        self.uow = UnitOfWork(session, idempotency)
         self.posts = PostsRepository(session)
 
     async def page(
@@ -51,6 +54,7 @@ class PostsService:
             except IntegrityError as exc:
                 raise missing_author(exc, data.user_id) from None
             outcome.entity_id = post.id
+            outcome.response = PostRead.model_validate(post)
         return post
 
     async def update(self, post_id: int, data: PostUpdate) -> Post:

@@ -13,12 +13,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.errors import infrastructure_error
 from backend.errors import DomainError
 from backend.metrics import current_metrics
+from backend.services.idempotency import IdempotencyRequest, Replayed, claim, remember
 from backend.services.outcomes import OutcomeRecord, Result, record_outcome
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ class Outcome:
     operation: str
     entity: str | None = None
     entity_id: int | None = None
+    response: BaseModel | None = None  # what the write answers: kept for idempotent retries
 
 
 def _statements_so_far() -> int:
@@ -39,8 +42,11 @@ def _statements_so_far() -> int:
 
 
 class UnitOfWork:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(
+        self, session: AsyncSession, idempotency: IdempotencyRequest | None = None
+    ) -> None:
         self.session = session
+        self.idempotency = idempotency
 
     @asynccontextmanager
     async def write(self, operation: str, entity: str | None = None) -> AsyncIterator[Outcome]:
@@ -64,8 +70,16 @@ class UnitOfWork:
 
         try:
             async with self.session.begin():
+                if self.idempotency is not None:
+                    await claim(self.session, self.idempotency)  # may replay instead
                 yield outcome
+                if self.idempotency is not None and outcome.response is not None:
+                    await remember(
+                        self.session, self.idempotency, outcome.response.model_dump_json()
+                    )
                 await record_outcome(self.session, record("committed", None))
+        except Replayed:
+            raise  # nothing was written, nothing to record
         except Exception as exc:
             error = exc if isinstance(exc, DomainError) else infrastructure_error(exc)
             reason = error.detail if error is not None else "internal error"

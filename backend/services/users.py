@@ -14,7 +14,8 @@ from backend.errors import Conflict, NotFound
 from backend.repositories.posts import PostsRepository
 from backend.repositories.users import UsersRepository
 from backend.schemas.transactions import BatchResult, UserBatch
-from backend.schemas.users import UserCreate, UserUpdate
+from backend.schemas.users import UserCreate, UserRead, UserUpdate
+from backend.services.idempotency import IdempotencyRequest
 from backend.services.unit_of_work import UnitOfWork
 
 
@@ -26,8 +27,10 @@ def email_conflict(exc: IntegrityError, email: str | None) -> Exception:
 
 
 class UsersService:
-    def __init__(self, session: AsyncSession) -> None:
-        self.uow = UnitOfWork(session)
+    def __init__(
+        self, session: AsyncSession, idempotency: IdempotencyRequest | None = None
+    ) -> None:
+        self.uow = UnitOfWork(session, idempotency)
         self.users = UsersRepository(session)
 
     async def page(
@@ -65,6 +68,7 @@ class UsersService:
             set_committed_value(user, "post_count", 0)
             set_committed_value(user, "posts", [])
             outcome.entity_id = user.id
+            outcome.response = UserRead.model_validate(user)
         return user
 
     async def update(self, user_id: int, data: UserUpdate) -> User:
@@ -108,7 +112,9 @@ class UsersService:
             ]
             await PostsRepository(self.users.session).insert_many(posts)
             outcome.entity_id = user_ids[0]
-        return BatchResult(created=len(user_ids), user_ids=user_ids, post_count=len(posts))
+            result = BatchResult(created=len(user_ids), user_ids=user_ids, post_count=len(posts))
+            outcome.response = result
+        return result
 
     async def delete(self, user_id: int) -> None:
         async with self.uow.write("users.delete", "user") as outcome:
