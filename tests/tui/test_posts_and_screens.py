@@ -88,3 +88,16 @@ async def test_help_and_palette_list_the_actions(backend: BackendThread) -> None
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         await pilot.press("escape")
+
+
+async def test_a_narrow_terminal_shows_one_pane_at_a_time_as_tabs(backend: BackendThread) -> None:
+    seed_users(backend.url, 2, posts_each=1)
+    app = make_console(backend)
+    async with app.run_test(size=(90, 30)) as pilot:
+        await until(pilot, lambda: loads_idle(app) and app.users.total == 2)
+        assert app.query_one("#pane-tabs").display
+        assert app.users.display and not app.posts.display
+        await pilot.press("enter")
+        await until(pilot, lambda: loads_idle(app) and app.posts.display)
+        assert not app.users.display
+        assert app.posts.table.row_count == 1
