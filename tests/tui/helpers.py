@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from textual.pilot import Pilot
 
+from backend.main import create_app
+from backend.settings import Settings
 from tests.helpers import eventually
 from tui.app import StackdeckApp
 
@@ -28,6 +30,12 @@ async def until(pilot: Pilot[None], check: Callable[[], bool], within: float = 1
         raise AssertionError(
             f"not met within {within}s; workers: {running}; last calls: {calls}"
         ) from None
+
+
+def has_migrations_api() -> bool:
+    """The migrations API lands separately; its console tests wait for it."""
+    app = create_app(Settings(_env_file=None))
+    return any(getattr(route, "path", "") == "/api/v1/migrations" for route in app.routes)
 
 
 def loads_idle(app: StackdeckApp) -> bool:

@@ -20,8 +20,9 @@ from backend.launcher import BackendThread
 from tests.helpers import eventually
 from tests.pg import asyncpg_dsn
 from tests.tui.conftest import SIZE, make_console
-from tests.tui.helpers import loads_idle
+from tests.tui.helpers import has_migrations_api, loads_idle
 from tui.app import StackdeckApp
+from tui.screens.migration import MigrationScreen
 from tui.widgets.status_bar import StatusBar
 
 LABELS = {"api_label": "http://127.0.0.1:PORT/api/v1", "database_label": "postgresql://…/test"}
@@ -91,3 +92,22 @@ def test_snapshot_data_loaded(
         lambda a: a.users.total == 30 and a.posts.user is not None and a.transactions.connected
     )
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)  # type: ignore[operator]
+
+
+@pytest.mark.skipif(not has_migrations_api(), reason="the backend has no /migrations API yet")
+def test_snapshot_migration_confirmation(
+    empty_backend: BackendThread, snap_compare: object
+) -> None:
+    app = make_console(empty_backend, **LABELS)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(lambda a: a.migrations.state is not None)(pilot)  # type: ignore[operator]
+        await pilot.press("m")
+
+        async def confirming() -> bool:
+            await pilot.pause()
+            return isinstance(app.screen, MigrationScreen)
+
+        await eventually(confirming, within=15)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)  # type: ignore[operator]
