@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from backend.launcher import BackendThread
-from tests.tui.conftest import SIZE, make_console
+from tests.tui.conftest import SIZE, make_console, start_backend
 from tests.tui.helpers import loads_idle, until
+from tests.tui.seed import seed_users
 from tui.client import ApiClient, ReadOnlyError
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.form import FormScreen
@@ -14,23 +16,42 @@ from tui.widgets.pane import SCHEMA_NOT_MIGRATED
 
 
 async def test_backend_down_shows_a_banner_and_recovers_on_its_own(
-    backend: BackendThread,
+    backend: BackendThread, database_url: str
 ) -> None:
     app = make_console(backend, health_every=0.2)
     async with app.run_test(size=SIZE) as pilot:
         banner = app.query_one("#banner")
-        await until(pilot, lambda: loads_idle(app) and app.transactions.connected)
+        tx = app.transactions
+        await until(pilot, lambda: loads_idle(app) and tx.connected)
+        await pilot.press("n", *"Before", "tab", *"before@example.com", "enter")
+        await until(pilot, lambda: tx.table.row_count == 1)
         backend.stop(release_database=False)
         await until(pilot, lambda: banner.display and app.backend_down)
         assert "backend unreachable" in str(banner.render())
-        await until(pilot, lambda: not app.transactions.connected)
+        await until(pilot, lambda: not tx.connected)
+        # While the console's backend is down, another one writes to the same database.
+        other = start_backend(database_url)
+        try:
+            seed_users(other.url, 2, prefix="meanwhile")
+            seed_users(other.url, 1, prefix="meanwhile")  # the same emails: a rollback
+        except httpx.HTTPStatusError:
+            pass
+        finally:
+            other.stop()
         backend.start()
         await until(pilot, lambda: not banner.display and not app.backend_down, within=15)
-        await until(pilot, lambda: app.transactions.connected, within=15)
+        await until(pilot, lambda: tx.connected, within=15)
+        # Resumed with Last-Event-ID: what happened meanwhile is shown, once each, in order.
+        await until(pilot, lambda: tx.table.row_count == 3)
+        keys = [int(str(row.key.value)) for row in tx.table.ordered_rows]
+        assert keys == sorted(set(keys))
+        outcomes = [str(tx.table.get_row_at(i)[3]) for i in range(3)]
+        assert outcomes[0] == outcomes[1] == "committed"
+        assert outcomes[2].startswith("rolled back")
         # The panes work again: a write goes through and streams in.
         await pilot.press("n", *"Back", "tab", *"back@example.com", "enter")
-        await until(pilot, lambda: loads_idle(app) and app.users.total == 1)
-        await until(pilot, lambda: app.transactions.totals["committed"] >= 1)
+        await until(pilot, lambda: loads_idle(app) and app.users.total == 4)
+        await until(pilot, lambda: tx.table.row_count == 4)
 
 
 async def test_read_only_hides_write_keys_and_the_client_refuses_writes(
