@@ -33,6 +33,10 @@ lint:
     ruff check .
     mypy
 
+# known vulnerabilities in the installed dependencies (needs the PyPI JSON API or OSV)
+audit:
+    pip-audit --skip-editable --strict
+
 # lint, then the default tests: exactly what CI runs
 check: lint test
 

@@ -224,3 +224,13 @@ async def test_count_counts_all_or_matching_users(client: httpx.AsyncClient) -> 
     await create_user(client, "Bob", "bob@example.com")
     assert (await client.get("/users/count")).json() == {"total": 4}
     assert (await client.get("/users/count", params={"q": "ann"})).json() == {"total": 3}
+
+
+async def test_a_user_with_posts_is_one_statement(client: httpx.AsyncClient) -> None:
+    user = await create_user(client, "Ada", "ada@example.com")
+    for i in range(3):
+        await client.post("/posts", json={"user_id": user["id"], "title": f"t{i}"})
+    response = await client.get(f"/users/{user['id']}")
+    assert [p["title"] for p in response.json()["posts"]] == ["t0", "t1", "t2"]
+    assert response.json()["post_count"] == 3
+    assert statements(response) == 1

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload, undefer
+from sqlalchemy.orm import joinedload, selectinload, undefer
 
 from backend.db.models import User
 
@@ -56,10 +56,11 @@ class UsersRepository:
         return int(await self.session.scalar(stmt) or 0)
 
     async def get(self, user_id: int, with_posts: bool = False) -> User | None:
+        """One user; with posts it is still one statement (a join: a single parent row)."""
         stmt = select(User).options(undefer(User.post_count)).where(User.id == user_id)
         if with_posts:
-            stmt = stmt.options(selectinload(User.posts))
-        return (await self.session.scalars(stmt)).one_or_none()
+            stmt = stmt.options(joinedload(User.posts))
+        return (await self.session.scalars(stmt)).unique().one_or_none()
 
     async def add(self, user: User) -> User:
         self.session.add(user)

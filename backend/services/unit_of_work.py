@@ -98,6 +98,11 @@ class UnitOfWork:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A read-only transaction, released as soon as the block ends."""
+        """Reads in autocommit: no BEGIN and no COMMIT, one round trip per statement.
+
+        A read of one statement sees one snapshot anyway; the connection goes back to the
+        pool as soon as the block ends.
+        """
         async with self.session.begin():
+            await self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             yield self.session
