@@ -49,3 +49,20 @@ async def test_b_runs_a_batch_that_rolls_back_and_writes_no_users(console: Stack
         await until(pilot, lambda: loads_idle(console))
         assert console.users.total == before == 0
         assert console.users.table.row_count == 0
+
+
+async def test_themes_switch_and_outcome_colours_follow_the_theme(console: StackdeckApp) -> None:
+    async with console.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: loads_idle(console) and console.transactions.connected)
+        await pilot.press("b")
+        tx = console.transactions
+        await until(pilot, lambda: tx.table.row_count == 1)
+        dark = console.get_css_variables()["error"]
+        console.theme = "gruvbox"
+        await pilot.pause()
+        light = console.get_css_variables()["error"]
+        assert light != dark
+        await pilot.press("b")
+        await until(pilot, lambda: tx.table.row_count == 2)
+        newest = tx.table.get_row_at(1)[3]
+        assert light.lower() in str(newest.style).lower()
