@@ -58,6 +58,7 @@ class StackdeckApp(App[None]):
     ]
     # Actions that write: hidden, disabled and refused by the client in read-only mode.
     WRITE_ACTIONS = frozenset({"new_user", "new_post", "batch_demo", "upgrade", "downgrade"})
+    MAIN_SCREEN_ACTIONS = WRITE_ACTIONS | {"refresh", "request_log", "help"}
 
     def __init__(
         self,
@@ -204,7 +205,7 @@ class StackdeckApp(App[None]):
 
     def refresh_all(self) -> None:
         for pane in self.panes:
-            pane.refresh_data()  # type: ignore[attr-defined]
+            pane.refresh_data()
         self.check_health()
 
     # -- messages between panes -----------------------------------------------------------------
@@ -302,7 +303,10 @@ class StackdeckApp(App[None]):
         for binding in node.BINDINGS:
             if not isinstance(binding, Binding):
                 continue
-            if node.check_action(binding.action, ()) is False:
+            # Read-only rules only: the palette itself is a modal screen.
+            if binding.action in self.WRITE_ACTIONS and self.client.read_only:
+                continue
+            if node is not self and node.check_action(binding.action, ()) is False:
                 continue
             yield node, binding
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from textual.widgets import DataTable
+from textual.command import CommandPalette
+from textual.widgets import DataTable, OptionList
 
 from backend.launcher import BackendThread
 from tests.tui.conftest import SIZE, make_console
@@ -88,6 +89,14 @@ async def test_help_and_palette_list_the_actions(backend: BackendThread) -> None
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         await pilot.press("escape")
+        # Chosen from the palette, an action runs just as its key would.
+        await until(pilot, lambda: app.transactions.connected)
+        await pilot.press("ctrl+p", *"Demo batch")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        options = app.screen.query_one(OptionList)
+        await until(pilot, lambda: options.option_count > 0 and options.highlighted is not None)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.transactions.totals["rolled_back"] == 1)
 
 
 async def test_a_narrow_terminal_shows_one_pane_at_a_time_as_tabs(backend: BackendThread) -> None:

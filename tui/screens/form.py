@@ -60,8 +60,11 @@ class FormScreen(ModalScreen[Any]):
     def values(self) -> dict[str, str]:
         found: dict[str, str] = {}
         for f in self.fields:
-            widget = self.query_one(f"#field-{f.name}")
-            found[f.name] = widget.text if isinstance(widget, TextArea) else widget.value  # type: ignore[attr-defined]
+            selector = f"#field-{f.name}"
+            if f.multiline:
+                found[f.name] = self.query_one(selector, TextArea).text
+            else:
+                found[f.name] = self.query_one(selector, Input).value
         return found
 
     def show_errors(self, error: ApiError | None) -> None:

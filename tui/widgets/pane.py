@@ -37,6 +37,10 @@ class Pane(Vertical, can_focus=False):
     def show_error(self, error: ApiError) -> None:
         self.show_message(describe(error), error=not error.schema_not_ready)
 
+    def refresh_data(self) -> None:
+        """Fetch what the pane shows again (after `r`, a migration, or a reconnect)."""
+        raise NotImplementedError
+
     @property
     def read_only(self) -> bool:
         return self.client.read_only
