@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from pydantic import SecretStr, ValidationError
 
+from backend.cli_migrate import add_migrate_parser, migrate
 from backend.db.embedded import EmbeddedDatabaseError, EmbeddedPostgres
 from backend.settings import Settings, mask_url
 
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["critical", "error", "warning", "info", "debug"],
         help="uvicorn's log level (default info)",
     )
+    add_migrate_parser(commands)
     return parser
 
 
@@ -118,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(_settings_error(exc))
     if args.command == "serve":
         return serve(settings, args.log_level)
+    if args.command == "migrate":
+        return migrate(args, settings)
     if args.command is None:
         return console(args, settings)
     parser.print_help()

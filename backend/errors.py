@@ -50,3 +50,34 @@ class Unavailable(DomainError):
 
 class SchemaNotReady(Unavailable):
     title = "Database schema not ready"
+
+
+class MigrationRunning(Conflict):
+    """Another migration run holds the migration lock; nothing was done."""
+
+    title = "Migration running"
+
+
+@dataclass
+class UnknownRevision(InvalidInput):
+    """A migration target (or range end) that the revision history does not contain."""
+
+    title = "Unknown revision"
+
+
+class MigrationFailed(DomainError):
+    """A revision failed; the run was rolled back whole, so the schema is where it started.
+
+    Answered as 500: the request was valid and the failure is in the server's own revision
+    code (or in data that revision did not expect), so neither the client's fault (4xx) nor
+    worth retrying as it is (503). A failure that is transient (connection lost, lock or
+    statement timeout) is raised as MigrationInterrupted, a 503, instead.
+    """
+
+    title = "Migration failed"
+
+
+class MigrationInterrupted(Unavailable):
+    """The run lost its connection or timed out; rolled back whole, it may be retried."""
+
+    title = "Migration interrupted"

@@ -11,7 +11,7 @@ import anyio
 from fastapi import APIRouter, FastAPI
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
-from backend.api import health, posts, transactions, users
+from backend.api import health, migrations, posts, transactions, users
 from backend.api.middleware import DeclaredBodyLimitMiddleware, RequestContextMiddleware
 from backend.api.problems import install_problem_handlers
 from backend.api.security import SecurityMiddleware
@@ -20,6 +20,7 @@ from backend.db.engine import create_engine, create_sessionmaker
 from backend.db.listener import Listener
 from backend.services.events import EventHub
 from backend.services.idempotency import purge_periodically
+from backend.services.migrations import MigrationsService
 from backend.services.outcomes import CHANNEL
 from backend.services.transactions import event_from_payload
 from backend.settings import Settings, mask_url
@@ -42,6 +43,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(url, settings)
         app.state.engine = engine
         app.state.sessions = create_sessionmaker(engine)
+        app.state.migrations = MigrationsService(
+            engine, lock_timeout_ms=settings.statement_timeout_ms or 15_000
+        )
         app.state.database_url = mask_url(url)
         log.info("database: %s", app.state.database_url)
         hub = EventHub(settings.stream_queue_size)
@@ -77,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(users.router)
     api.include_router(posts.router)
     api.include_router(transactions.router)
+    api.include_router(migrations.router)
     app.include_router(api)
     install_problem_handlers(app)
     # Added last is outermost: the request context wraps everything, errors included.

@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import stream
+from benchmarks import http, stream
 from benchmarks.harness import backend, database, median
 
 RESULTS = Path(__file__).with_name("results.json")
@@ -67,6 +67,84 @@ def stream_figures(api: str, quick: bool) -> list[Figure]:
     ]
 
 
+def http_figures(server_url: str, database_url: str, logs: Path, quick: bool) -> list[Figure]:
+    users = 2_000 if quick else 10_000
+    http.seed(f"{server_url}/api/v1", users, posts_per_user=3)
+    seconds, repetitions = (4.0, 2) if quick else (10.0, 3)
+    by_id = "/api/v1/users/{id}"
+    page = "/api/v1/users?limit=100&embed=posts"
+    ours = http.Target("stackdeck", server_url)
+    with (
+        http.peer("limit", database_url, logs) as limit,
+        http.peer("naive", database_url, logs) as naive,
+    ):
+        read = {
+            t.name: http.measure(t, by_id, seconds, repetitions, (1, users))
+            for t in (ours, limit, naive)
+        }
+        pages = {
+            t.name: http.measure(
+                t,
+                page.replace("&embed=posts", "") if t is limit else page,
+                seconds,
+                repetitions,
+                None,
+            )
+            for t in (ours, limit)
+        }
+    figures = [
+        Figure(
+            f"GET /users/{{id}} req/s vs the limit ({read['limit'].rps:.0f}/s)",
+            read["stackdeck"].rps / read["limit"].rps,
+            "x",
+            ">= 0.6",
+            read["stackdeck"].rps / read["limit"].rps >= 0.6,
+            f"{read['stackdeck'].rps:.0f}/s",
+        ),
+        Figure(
+            f"GET /users/{{id}} req/s vs the naive peer ({read['naive'].rps:.0f}/s)",
+            read["stackdeck"].rps / read["naive"].rps,
+            "x",
+            ">= 2",
+            read["stackdeck"].rps / read["naive"].rps >= 2,
+        ),
+        Figure(
+            f"GET /users/{{id}} p99 at 32 clients vs the limit's ({read['limit'].p99_ms:.1f} ms)",
+            read["stackdeck"].p99_ms / read["limit"].p99_ms,
+            "x",
+            "<= 1.5",
+            read["stackdeck"].p99_ms / read["limit"].p99_ms <= 1.5,
+            f"{read['stackdeck'].p99_ms:.1f} ms",
+        ),
+        Figure(
+            f"GET /users?limit=100&embed=posts req/s vs the limit ({pages['limit'].rps:.0f}/s)",
+            pages["stackdeck"].rps / pages["limit"].rps,
+            "x",
+            ">= 0.5",
+            pages["stackdeck"].rps / pages["limit"].rps >= 0.5,
+            f"{pages['stackdeck'].rps:.0f}/s",
+        ),
+    ]
+    api = f"{server_url}/api/v1"
+    counts = [http.statements(api, f"/users?limit={n}&embed=posts") for n in (10, 500)]
+    figures.append(
+        Figure(
+            "SQL statements, embed page at limit 10 and 500",
+            counts[1],
+            "",
+            "exactly 2 at both",
+            counts == [2, 2],
+            f"{counts[0]} and {counts[1]}",
+        )
+    )
+    one = http.statements(api, "/users/1")
+    figures.append(Figure("SQL statements, a user with posts by id", one, "", "1", one == 1))
+    failures = sum(r.non_2xx + r.errors for r in (*read.values(), *pages.values()))
+    if failures:
+        figures.append(Figure("failed requests under load", failures, "", "0", False))
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="just bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="shorter runs (under 2 minutes)")
@@ -79,6 +157,7 @@ def main() -> int:
         backend(url, Path(logs)) as server,
     ):
         console.print(f"[dim]backend {server.url}, database {url.split('@')[-1]}[/dim]")
+        figures += http_figures(server.url, url, Path(logs), args.quick)
         figures += stream_figures(f"{server.url}/api/v1", args.quick)
 
     table = Table(title="stackdeck benchmarks" + (" (quick)" if args.quick else ""))
@@ -86,7 +165,8 @@ def main() -> int:
         table.add_column(column)
     for f in figures:
         verdict = "-" if f.passed is None else ("[green]PASS" if f.passed else "[red]MISS")
-        table.add_row(f.name, f"{f.value:.2f} {f.unit}", f.goal, verdict, f.detail)
+        value = f"{f.value:.2f} {f.unit}" if f.unit else f"{f.value:g}"
+        table.add_row(f.name, value, f.goal, verdict, f.detail)
     console.print(table)
     RESULTS.write_text(
         json.dumps(

@@ -33,8 +33,10 @@ class Reader:
 
     async def run(self, client: httpx.AsyncClient) -> None:
         async with aconnect_sse(client, "GET", "/transactions/stream", timeout=None) as source:
-            self.connected.set()
             async for sse in source.aiter_sse():
+                if not sse.data:  # subscribed
+                    self.connected.set()
+                    continue
                 now = time.time()
                 record = json.loads(sse.data)
                 self.arrivals[record["id"]] = now

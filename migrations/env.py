@@ -1,7 +1,11 @@
 """Alembic environment: async engine, every model imported, the URL from stackdeck's settings.
 
-A caller that already holds a connection (the migrations service, tests) passes it as
-config.attributes["connection"], so the run happens on that connection and its locks.
+A caller that already holds a connection (the migrations service) passes it as
+config.attributes["connection"], inside a transaction it has begun and holding the migration
+lock: the run then happens in that transaction, and the caller commits or rolls back.
+pytest-alembic passes an AsyncEngine there instead. Otherwise (plain `alembic upgrade head`)
+this file connects itself and takes the same lock, so a run from `alembic` never
+interleaves with one from `stackdeck migrate` or the API.
 """
 
 from __future__ import annotations
@@ -10,10 +14,12 @@ import asyncio
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import pool
+from alembic.util import CommandError
+from sqlalchemy import func, pool, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from backend.db.locks import MIGRATION_LOCK_KEY
 from backend.db.models import Base
 
 config = context.config
@@ -45,6 +51,7 @@ def _configure(connection: Connection) -> None:
         target_metadata=target_metadata,
         compare_type=True,
         transaction_per_migration=False,
+        on_version_apply=config.attributes.get("on_version_apply"),
     )
 
 
@@ -54,11 +61,30 @@ def run_on_connection(connection: Connection) -> None:
         context.run_migrations()
 
 
-async def run_async() -> None:
-    engine = create_async_engine(database_url(), poolclass=pool.NullPool)
+def run_locked(connection: Connection) -> None:
+    """One transaction: the lock (only for commands that change the version), then the run."""
+    _configure(connection)
+    if context.get_context().opts.get("destination_rev") is not None:
+        locked = connection.scalar(select(func.pg_try_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+        if not locked:
+            raise CommandError("a migration is running; try again when it has finished")
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_async(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
-        await connection.run_sync(run_on_connection)
-    await engine.dispose()
+        # The lock's transaction is Alembic's transaction: commit it here, or nothing sticks.
+        await connection.run_sync(run_locked)
+        await connection.commit()
+
+
+async def run_on_own_engine() -> None:
+    engine = create_async_engine(database_url(), poolclass=pool.NullPool)
+    try:
+        await run_async(engine)
+    finally:
+        await engine.dispose()
 
 
 def run_offline() -> None:
@@ -75,7 +101,9 @@ def run_offline() -> None:
 
 if context.is_offline_mode():
     run_offline()
-elif (connection := config.attributes.get("connection")) is not None:
+elif isinstance(connection := config.attributes.get("connection"), AsyncEngine):
+    asyncio.run(run_async(connection))
+elif connection is not None:
     run_on_connection(connection)
 else:
-    asyncio.run(run_async())
+    asyncio.run(run_on_own_engine())

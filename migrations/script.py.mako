@@ -15,6 +15,10 @@ down_revision: str | Sequence[str] | None = ${repr(down_revision)}
 branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
 depends_on: str | Sequence[str] | None = ${repr(depends_on)}
 
+# True when downgrade() brings back every row upgrade() touched (the round-trip test holds
+# it to that); say False when the downgrade drops data.
+data_preserving = False
+
 
 def upgrade() -> None:
     ${upgrades if upgrades else "pass"}

@@ -33,8 +33,11 @@ class Subscriber:
         async with aconnect_sse(
             self.client, "GET", "/transactions/stream", headers=headers, timeout=None
         ) as source:
-            self.connected.set()
             async for sse in source.aiter_sse():
+                if not sse.data:  # the first message: subscribed, nothing will be missed
+                    assert sse.retry == 2000
+                    self.connected.set()
+                    continue
                 record = json.loads(sse.data)
                 assert sse.id == str(record["id"]) and sse.event == record["outcome"]
                 self.events.append(record)

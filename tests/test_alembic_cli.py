@@ -29,7 +29,7 @@ async def test_alembic_upgrade_check_and_downgrade(empty_database_url: str) -> N
     assert check.returncode == 0, check.stderr + check.stdout
     assert "No new upgrade operations detected" in check.stdout + check.stderr
 
-    down = alembic("downgrade", "-1", env=env)
+    down = alembic("downgrade", "0002_posts", env=env)
     assert down.returncode == 0, down.stderr
     one_step_down = await tables(empty_database_url)
     assert one_step_down < at_head  # the newest revision's table is gone

@@ -67,7 +67,7 @@ async def test_unreachable_database_is_503_with_retry_after_and_degraded_health(
         ) as client:
             health = await client.get("/health")
             assert health.status_code == 200
-            assert health.json() == {"status": "degraded", "database": "down"}
+            assert health.json() == {"status": "degraded", "database": "down", "schema": None}
             for request in (
                 client.get("/users"),
                 client.post("/users", json={"name": "Ada", "email": "ada@example.com"}),

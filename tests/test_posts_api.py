@@ -89,3 +89,18 @@ async def test_longest_allowed_post_body_is_stored(client: httpx.AsyncClient) ->
     response = await client.post("/posts", json={"user_id": user["id"], "title": "t", "body": body})
     assert response.status_code == 201
     assert (await client.get(f"/posts/{response.json()['id']}")).json()["body"] == body
+
+
+async def test_posts_are_published_unless_created_as_drafts(client: httpx.AsyncClient) -> None:
+    user = await create_user(client, "Ada", "ada@example.com")
+    plain = await client.post("/posts", json={"user_id": user["id"], "title": "Hi"})
+    assert plain.json()["published"] is True
+    draft = await client.post(
+        "/posts", json={"user_id": user["id"], "title": "Later", "published": False}
+    )
+    assert draft.json()["published"] is False
+    patched = await client.patch(f"/posts/{draft.json()['id']}", json={"published": True})
+    assert patched.json()["published"] is True
+    assert (
+        await client.patch(f"/posts/{plain.json()['id']}", json={"published": None})
+    ).status_code == 422

@@ -234,3 +234,19 @@ async def test_a_user_with_posts_is_one_statement(client: httpx.AsyncClient) -> 
     assert [p["title"] for p in response.json()["posts"]] == ["t0", "t1", "t2"]
     assert response.json()["post_count"] == 3
     assert statements(response) == 1
+
+
+async def test_a_full_page_of_500_with_posts_is_still_two_statements(
+    client: httpx.AsyncClient,
+) -> None:
+    users = [
+        {"name": f"U{i}", "email": f"u{i}@example.com", "posts": [{"title": "t"}]}
+        for i in range(501)
+    ]
+    for start in (0, 250, 500):
+        batch = {"users": users[start : start + 250]}
+        assert (await client.post("/users/batch", json=batch)).status_code == 201
+    page = await client.get("/users", params={"limit": 500, "embed": "posts"})
+    assert len(page.json()["items"]) == 500 and page.json()["next"] is not None
+    assert all(len(u["posts"]) == 1 for u in page.json()["items"])
+    assert statements(page) == 2

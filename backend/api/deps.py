@@ -12,6 +12,7 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.services.idempotency import IdempotencyRequest
+from backend.services.migrations import MigrationsService
 from backend.services.posts import PostsService
 from backend.services.transactions import TransactionsService, TransactionStream
 from backend.services.users import UsersService
@@ -53,11 +54,11 @@ async def idempotency_request(
 IdempotencyDep = Annotated[IdempotencyRequest | None, Depends(idempotency_request)]
 
 
-def users_service(session: SessionDep, idempotency: IdempotencyDep) -> UsersService:
+async def users_service(session: SessionDep, idempotency: IdempotencyDep) -> UsersService:
     return UsersService(session, idempotency)
 
 
-def posts_service(session: SessionDep, idempotency: IdempotencyDep) -> PostsService:
+async def posts_service(session: SessionDep, idempotency: IdempotencyDep) -> PostsService:
     return PostsService(session, idempotency)
 
 
@@ -65,14 +66,15 @@ UsersServiceDep = Annotated[UsersService, Depends(users_service)]
 PostsServiceDep = Annotated[PostsService, Depends(posts_service)]
 
 
-def transactions_service(session: SessionDep) -> TransactionsService:
+async def transactions_service(session: SessionDep) -> TransactionsService:
     return TransactionsService(session)
 
 
 TransactionsServiceDep = Annotated[TransactionsService, Depends(transactions_service)]
 
 
-def transaction_streams(request: Request) -> Callable[[int | None], TransactionStream]:
+async def transaction_streams(request: Request) -> Callable[[int | None], TransactionStream]:
+    # async def: FastAPI runs plain def dependencies in a thread pool, a hop per request.
     # A stream holds no session: it opens short ones only to replay from the table.
     state = request.app.state
     return lambda last_id: TransactionStream(state.sessions, state.events, last_id)
@@ -81,3 +83,12 @@ def transaction_streams(request: Request) -> Callable[[int | None], TransactionS
 TransactionStreamFactoryDep = Annotated[
     Callable[[int | None], TransactionStream], Depends(transaction_streams)
 ]
+
+
+def migrations_service(request: Request) -> MigrationsService:
+    # One per app: it caches the revision scripts; runs open their own connection.
+    service: MigrationsService = request.app.state.migrations
+    return service
+
+
+MigrationsServiceDep = Annotated[MigrationsService, Depends(migrations_service)]

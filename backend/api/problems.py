@@ -12,7 +12,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
 from backend.db.errors import infrastructure_error
-from backend.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
+from backend.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    MigrationFailed,
+    NotFound,
+    SchemaNotReady,
+    Unavailable,
+)
 from backend.metrics import current_request_id
 from backend.schemas.common import Problem
 from backend.services.idempotency import Replayed
@@ -26,6 +34,7 @@ _STATUS: list[tuple[type[DomainError], int]] = [
     (Conflict, 409),
     (InvalidInput, 422),
     (Unavailable, 503),
+    (MigrationFailed, 500),
 ]
 
 
@@ -62,9 +71,18 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-async def _on_domain_error(_: Request, exc: Exception) -> JSONResponse:
+async def _explained(request: Request, exc: DomainError) -> DomainError:
+    """A schema-not-ready 503 names the current and head revisions (read only on this path)."""
+    migrations = getattr(request.app.state, "migrations", None)
+    if isinstance(exc, SchemaNotReady) and migrations is not None:
+        explained: DomainError = await migrations.explain_not_ready(exc)
+        return explained
+    return exc
+
+
+async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    return domain_problem(exc)
+    return domain_problem(await _explained(request, exc))
 
 
 async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -91,7 +109,7 @@ async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
     if translated is None:
         return await _on_unexpected(request, exc)
     log.warning("database error answered with %s: %s", translated.title, type(exc).__name__)
-    return domain_problem(translated)
+    return domain_problem(await _explained(request, translated))
 
 
 async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -123,15 +141,15 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _on_unexpected)
 
 
-def _problem_response(description: str) -> dict[str, Any]:
+def problem_response(description: str) -> dict[str, Any]:
     return {"description": description, "model": Problem}
 
 
 # Documented on every resource router so the OpenAPI schema says what errors look like.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: _problem_response("Not found"),
-    409: _problem_response("Conflict"),
-    413: _problem_response("Payload too large"),
-    422: _problem_response("Validation failed"),
-    503: _problem_response("Database unavailable or schema not migrated; retry after Retry-After"),
+    404: problem_response("Not found"),
+    409: problem_response("Conflict"),
+    413: problem_response("Payload too large"),
+    422: problem_response("Validation failed"),
+    503: problem_response("Database unavailable or schema not migrated; retry after Retry-After"),
 }

@@ -14,6 +14,8 @@ from backend.schemas.common import Page
 from backend.schemas.transactions import TransactionRead, TransactionStats
 from backend.schemas.types import MAX_BIGINT
 
+RECONNECT_MS = 2000  # how long an EventSource waits before it reconnects
+
 router = APIRouter(prefix="/transactions", tags=["transactions"], responses=PROBLEM_RESPONSES)
 
 
@@ -46,8 +48,10 @@ async def transaction_stats(
         "Each event's `id` is the log id, `event` the outcome (`committed` or "
         "`rolled_back`) and `data` the JSON record. A client that reconnects with "
         "`Last-Event-ID` first gets every event it missed, then live ones: no gap, no "
-        "duplicate, in id order. A `: ping` comment every 15 s keeps proxies from "
-        "closing an idle stream."
+        "duplicate, in id order. The first message (`retry: 2000` and a `: subscribed` "
+        "comment) is sent once the stream is subscribed: every outcome committed after it "
+        "arrives is delivered. A `: ping` comment every 15 s keeps proxies from closing an "
+        "idle stream."
     ),
 )
 async def stream_transactions(
@@ -57,4 +61,7 @@ async def stream_transactions(
     ] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     async for event in streams(last_event_id).events():
-        yield ServerSentEvent(raw_data=event.json, id=str(event.id), event=event.outcome)
+        if event is None:
+            yield ServerSentEvent(comment="subscribed", retry=RECONNECT_MS)
+        else:
+            yield ServerSentEvent(raw_data=event.json, id=str(event.id), event=event.outcome)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy import ARRAY, BigInteger, ColumnElement, bindparam, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload, undefer
+from sqlalchemy.orm import joinedload, undefer
+from sqlalchemy.orm.attributes import set_committed_value
 
-from backend.db.models import User
+from backend.db.models import Post, User
 
 
 def _like_pattern(text: str) -> str:
@@ -45,9 +46,29 @@ class UsersRepository:
             stmt = stmt.where(User.id < after if descending else User.id > after)
         if q:
             stmt = stmt.where(_matches(q))
+        users = (await self.session.scalars(stmt)).all()
         if with_posts:
-            stmt = stmt.options(selectinload(User.posts))
-        return (await self.session.scalars(stmt)).all()
+            await self.attach_posts(users)
+        return users
+
+    async def attach_posts(self, users: Sequence[User]) -> None:
+        """Load the users' posts in one statement, whatever the number of users.
+
+        What selectinload does, with one array parameter instead of a list of bind
+        parameters: the SQL text is the same for any page size, so it is compiled and
+        prepared once, and it never splits into chunks of 500.
+        """
+        by_user: dict[int, list[Post]] = {user.id: [] for user in users}
+        if by_user:
+            stmt = (
+                select(Post)
+                .where(Post.user_id == func.any(bindparam("ids", type_=ARRAY(BigInteger))))
+                .order_by(Post.id)
+            )
+            for post in await self.session.scalars(stmt, {"ids": list(by_user)}):
+                by_user[post.user_id].append(post)
+        for user in users:
+            set_committed_value(user, "posts", by_user[user.id])
 
     async def count(self, q: str | None = None) -> int:
         stmt = select(func.count()).select_from(User)

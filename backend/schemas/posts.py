@@ -14,14 +14,16 @@ class PostCreate(BaseModel):
     user_id: Id
     title: Title
     body: Body = ""
+    published: bool = True
 
 
 class PostUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: Title | None = None
     body: Body | None = None
+    published: bool | None = None
 
-    @field_validator("title", "body", mode="before")
+    @field_validator("title", "body", "published", mode="before")
     @classmethod
     def _not_null(cls, value: object) -> object:
         return reject_null(value)
@@ -33,4 +35,5 @@ class PostRead(BaseModel):
     user_id: int
     title: str
     body: str
+    published: bool
     created_at: datetime

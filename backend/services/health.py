@@ -8,6 +8,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.schemas.migrations import SchemaState
+from backend.services.migrations import MigrationsService
+
 log = logging.getLogger(__name__)
 
 
@@ -19,3 +22,11 @@ async def database_is_up(session: AsyncSession) -> bool:
         log.info("health: database down (%s)", type(exc).__name__)
         return False
     return True
+
+
+async def schema_state(migrations: MigrationsService) -> SchemaState | None:
+    try:
+        return await migrations.schema_state()
+    except (SQLAlchemyError, OSError) as exc:
+        log.info("health: schema state unavailable (%s)", type(exc).__name__)
+        return None

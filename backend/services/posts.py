@@ -48,7 +48,9 @@ class PostsService:
 
     async def create(self, data: PostCreate) -> Post:
         async with self.uow.write("posts.create", "post") as outcome:
-            post = Post(user_id=data.user_id, title=data.title, body=data.body)
+            post = Post(
+                user_id=data.user_id, title=data.title, body=data.body, published=data.published
+            )
             try:
                 await self.posts.add(post)
             except IntegrityError as exc:

@@ -75,7 +75,12 @@ class TransactionStream:
         self.requested_from = last_id
         self.last_id = 0
 
-    async def events(self) -> AsyncIterator[LogEvent]:
+    async def events(self) -> AsyncIterator[LogEvent | None]:
+        """The events; the first item is None, once the stream is subscribed.
+
+        From that moment on, every outcome that commits will be delivered: a client can
+        wait for it before it writes what it wants to watch.
+        """
         # Subscribe before reading the table, so nothing committing meanwhile is missed.
         subscription = self.hub.subscribe()
         try:
@@ -85,6 +90,7 @@ class TransactionStream:
                 # A new subscriber starts from now: the newest id is where it "left off".
                 async with self.sessions() as session, session.begin():
                     self.last_id = await TransactionsRepository(session).newest_id()
+            yield None
             async for event in self._replay():
                 yield event
             async for event in self._live(subscription):

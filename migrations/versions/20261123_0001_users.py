@@ -15,6 +15,9 @@ down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# True when upgrade() then downgrade() (and back) keep every row: here the downgrade drops users.
+data_preserving = False
+
 
 def upgrade() -> None:
     op.create_table(

@@ -15,6 +15,10 @@ down_revision: str | Sequence[str] | None = "0003_transaction_log"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# True when upgrade() then downgrade() (and back) keep every row: here the downgrade
+# drops the remembered idempotency keys.
+data_preserving = False
+
 
 def upgrade() -> None:
     op.create_table(

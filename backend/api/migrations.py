@@ -1,0 +1,68 @@
+"""/migrations: status with history and drift, upgrade, downgrade and an SQL preview."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query
+
+from backend.api.deps import MigrationsServiceDep
+from backend.api.problems import PROBLEM_RESPONSES, problem_response
+from backend.schemas.migrations import (
+    DowngradeRequest,
+    MigrationRun,
+    MigrationSql,
+    MigrationStatus,
+    UpgradeRequest,
+)
+from backend.schemas.types import Text
+
+router = APIRouter(
+    prefix="/migrations",
+    tags=["migrations"],
+    responses={**PROBLEM_RESPONSES, 500: problem_response("The migration failed; rolled back")},
+)
+
+Revision = Annotated[
+    Text | None,
+    Query(max_length=200, description="`base`, `head`, a revision id or a relative step"),
+]
+
+
+@router.get("", summary="Current and head revisions, history, pending count and drift")
+async def migration_status(migrations: MigrationsServiceDep) -> MigrationStatus:
+    return await migrations.status()
+
+
+@router.post(
+    "/upgrade",
+    summary="Upgrade to a target (default head); 409 at once if a migration is running",
+)
+async def upgrade(
+    migrations: MigrationsServiceDep,
+    body: Annotated[UpgradeRequest, Body()] = UpgradeRequest(),  # noqa: B008 (immutable)
+) -> MigrationRun:
+    return await migrations.upgrade(body.target)
+
+
+@router.post(
+    "/downgrade",
+    summary="Downgrade to a target (default -1); 409 at once if a migration is running",
+)
+async def downgrade(
+    migrations: MigrationsServiceDep,
+    body: Annotated[DowngradeRequest, Body()] = DowngradeRequest(),  # noqa: B008 (immutable)
+) -> MigrationRun:
+    return await migrations.downgrade(body.target)
+
+
+@router.get("/sql", summary="The SQL a run would execute (Alembic offline mode), for review")
+async def migration_sql(
+    migrations: MigrationsServiceDep,
+    from_: Annotated[
+        Text | None,
+        Query(alias="from", max_length=200, description="default: the current revision"),
+    ] = None,
+    to: Annotated[Text | None, Query(max_length=200, description="default: head")] = None,
+) -> MigrationSql:
+    return await migrations.sql(from_, to)
