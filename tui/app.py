@@ -75,6 +75,7 @@ class StackdeckApp(App[None]):
         self.health_every = health_every
         self.backend_down = False
         self.schema_state = "?"
+        self._schema_from_health = False
         self.users = UsersPane(client)
         self.posts = PostsPane(client)
         self.transactions = TransactionsPane(client)
@@ -157,14 +158,12 @@ class StackdeckApp(App[None]):
     def _on_request(self, record: RequestRecord) -> None:
         if not record.path.startswith(("/health", "/transactions/stream")):
             self.query_one("#status", StatusBar).show(record)
-        if record.status == 503 and (record.error or "").startswith(SCHEMA_NOT_READY):
-            self._set_schema_state("not migrated — press m")
-        elif (
-            record.status == 200
-            and record.path.startswith("/users?")
-            and (self.schema_state == "?" or self.schema_state.startswith("not migrated"))
-        ):
-            self._set_schema_state("ready")
+        if not self._schema_from_health:
+            # An older backend's /health says nothing of the schema: read it from the answers.
+            if record.status == 503 and (record.error or "").startswith(SCHEMA_NOT_READY):
+                self._set_schema_state("not migrated — press m")
+            elif record.status == 200 and record.path.startswith("/users?"):
+                self._set_schema_state("ready")
         if record.status == 0 and not self.backend_down:
             self.backend_down = True
             self.recover(record.error or "no answer")
@@ -179,7 +178,13 @@ class StackdeckApp(App[None]):
             return  # _on_request has started the recovery if nobody answered
         schema = health.get("schema")
         if isinstance(schema, dict):
-            self._set_schema_state("at head" if schema.get("at_head") else "behind head — press m")
+            self._schema_from_health = True
+            if schema.get("at_head"):
+                self._set_schema_state("at head")
+            elif not schema.get("current"):
+                self._set_schema_state("not migrated — press m")
+            else:
+                self._set_schema_state("behind head — press m")
         elif health.get("database") == "down":
             self._set_schema_state("? (database down)")
 

@@ -79,7 +79,14 @@ def settle(ready: object) -> object:
 
 def test_snapshot_unmigrated_database(empty_backend: BackendThread, snap_compare: object) -> None:
     app = make_console(empty_backend, **LABELS)
-    ready = settle(lambda a: a.users.message.display and a.transactions.message.display)
+    ready = settle(
+        lambda a: (
+            a.users.message.display
+            and a.transactions.message.display
+            and a.migrations.state is not None
+            and a.schema_state.startswith("not migrated")
+        )
+    )
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)  # type: ignore[operator]
 
 
@@ -89,7 +96,13 @@ def test_snapshot_data_loaded(
     asyncio.run(insert_fixed_rows(database_url))
     app = make_console(backend, **LABELS)
     ready = settle(
-        lambda a: a.users.total == 30 and a.posts.user is not None and a.transactions.connected
+        lambda a: (
+            a.users.total == 30
+            and a.posts.user is not None
+            and a.transactions.connected
+            and a.migrations.state is not None
+            and a.schema_state == "at head"
+        )
     )
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)  # type: ignore[operator]
 
@@ -101,7 +114,7 @@ def test_snapshot_migration_confirmation(
     app = make_console(empty_backend, **LABELS)
 
     async def run_before(pilot: Pilot[None]) -> None:
-        await settle(lambda a: a.migrations.state is not None)(pilot)  # type: ignore[operator]
+        await settle(lambda a: a.migrations.state is not None and a.schema_state != "?")(pilot)  # type: ignore[operator]
         await pilot.press("m")
 
         async def confirming() -> bool:
