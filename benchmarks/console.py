@@ -247,13 +247,15 @@ def main() -> int:
         started = time.perf_counter()
         asyncio.run(seed(api, args.users))
         figures["seed_seconds"] = time.perf_counter() - started
-        out = subprocess.run(
+        run = subprocess.run(
             [sys.executable, "-m", "benchmarks.console", "--child", api, "--rows", str(args.rows)],
             capture_output=True,
             text=True,
-            check=True,
-        ).stdout
-        figures.update(json.loads(out.strip().splitlines()[-1]))
+        )
+        if run.returncode != 0:
+            print(run.stderr[-4000:], file=sys.stderr)
+            return 1
+        figures.update(json.loads(run.stdout.strip().splitlines()[-1]))
     table = Table(title="stackdeck console")
     table.add_column("figure")
     table.add_column("value", justify="right")
