@@ -37,6 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="A terminal console for an async FastAPI + SQLAlchemy + PostgreSQL backend.",
         epilog="Settings also come from STACKDECK_* environment variables and a .env file.",
     )
+    console = parser.add_argument_group("the console (no COMMAND)")
+    console.add_argument("--api-url", help="run the console alone against this backend")
+    console.add_argument("--token", help="bearer token for --api-url")
+    console.add_argument(
+        "--read-only", action="store_true", help="hide the write keys; the client refuses writes"
+    )
+    console.add_argument(
+        "--database-url", help="PostgreSQL for the embedded backend (STACKDECK_DATABASE_URL)"
+    )
+    console.add_argument("--data-dir", help="embedded PostgreSQL's data dir (STACKDECK_DATA_DIR)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser(
         "serve",
@@ -121,8 +131,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         from backend.cli_seed import seed
 
         return seed(args, settings)
+    if args.command is None:
+        return console(args, settings)
     parser.print_help()
     return 0
+
+
+def console(args: argparse.Namespace, settings: Settings) -> int:
+    """The default: the console, on the embedded backend unless --api-url is given."""
+    from backend.launcher import BackendThread, LauncherError
+    from tui.main import run_console
+
+    if args.api_url:
+        return run_console(args.api_url, token=args.token, read_only=args.read_only)
+    backend = BackendThread(settings.model_copy(update={"port": 0}))
+    print("stackdeck: starting the backend…", file=sys.stderr)
+    try:
+        url = backend.start()
+    except (LauncherError, EmbeddedDatabaseError) as exc:
+        backend.stop()
+        return _fail(str(exc))
+    try:
+        return run_console(
+            url, read_only=args.read_only, database_label=backend.database_url_masked
+        )
+    finally:
+        backend.stop()
 
 
 if __name__ == "__main__":

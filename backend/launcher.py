@@ -1,0 +1,138 @@
+"""The backend in a background thread of this process: uvicorn on its own event loop.
+
+The console (`stackdeck` with no arguments) and the console's tests use it, so the UI's loop
+never shares a loop with the server's requests. The embedded PostgreSQL is started here (not in
+the app's lifespan) so the caller learns its masked URL and a second start is quick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+import httpx
+import uvicorn
+from pydantic import SecretStr
+
+from backend.db.embedded import EmbeddedPostgres
+from backend.main import API_PREFIX, create_app
+from backend.server import GracefulServer
+from backend.settings import Settings, mask_url
+
+log = logging.getLogger(__name__)
+
+
+class LauncherError(RuntimeError):
+    """The backend could not be started; the message says why in one line."""
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # A restart on the same port must not wait for TIME_WAIT to expire.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise LauncherError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+@dataclass
+class BackendThread:
+    """Start with `start()`, stop with `stop()`; `url` is the API's base URL (…/api/v1)."""
+
+    settings: Settings
+    port: int = 0
+    log_level: str = "warning"
+    _embedded: EmbeddedPostgres | None = field(default=None, init=False)
+    _server: GracefulServer | None = field(default=None, init=False)
+    _thread: threading.Thread | None = field(default=None, init=False)
+    database_url_masked: str = field(default="", init=False)
+
+    @property
+    def root_url(self) -> str:
+        return f"http://{self.settings.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return self.root_url + API_PREFIX
+
+    def start(self, timeout: float = 60.0) -> str:
+        """Start PostgreSQL (when embedded) and uvicorn; return once /health answers."""
+        settings = self.settings
+        if settings.database_url_value() is None and self._embedded is None:
+            self._embedded = EmbeddedPostgres(settings.data_dir)
+            url = self._embedded.start()
+            settings = settings.model_copy(update={"database_url": SecretStr(url)})
+            self.settings = settings
+        self.database_url_masked = mask_url(settings.database_url_value() or "")
+        sock = _bind(settings.host, self.port)
+        self.port = int(sock.getsockname()[1])
+        app = create_app(settings)
+        config = uvicorn.Config(
+            app,
+            log_level=self.log_level,
+            access_log=False,
+            timeout_graceful_shutdown=3,
+            lifespan="on",
+        )
+        server = GracefulServer(config, app)
+        self._server = server
+
+        def run() -> None:
+            # A loop of the thread's own; signal handlers belong to the main thread (the UI).
+            try:
+                asyncio.run(server.serve(sockets=[sock]))
+            finally:
+                sock.close()
+
+        self._thread = threading.Thread(target=run, name="stackdeck-backend", daemon=True)
+        # uvicorn installs signal handlers only on the main thread, so none are installed here.
+        self._thread.start()
+        self._wait_healthy(timeout)
+        return self.url
+
+    def _wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._thread is None or not self._thread.is_alive():
+                raise LauncherError("the backend stopped while starting; see the log above")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise LauncherError(f"the backend did not answer /health within {timeout:.0f}s")
+
+    def stop(self, release_database: bool = True) -> None:
+        """Stop uvicorn (finishing requests in flight), then release the embedded PostgreSQL."""
+        if self._server is not None:
+            self._server.should_exit = True
+            # Live SSE streams never end by themselves; end them so the shutdown is quick.
+            self._server.end_streams()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            if self._thread.is_alive():
+                # Long-lived streams keep a graceful shutdown waiting; cut them.
+                if self._server is not None:
+                    self._server.force_exit = True
+                self._thread.join(timeout=5)
+        self._thread = None
+        self._server = None
+        if release_database and self._embedded is not None:
+            self._embedded.stop()
+            self._embedded = None
+
+    def __enter__(self) -> BackendThread:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

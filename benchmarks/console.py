@@ -1,0 +1,279 @@
+"""The console's figures (issue 5): first paint, memory while paging, key latency under a stream.
+
+`python -m benchmarks.console [--users N] [--rows R] [--quick]` prints a table and writes
+benchmarks/console-results.json:
+
+- launch → first users page painted: `stackdeck` in tmux on a warm embedded data dir, timed
+  from the spawn until capture-pane shows the first row (median of 3);
+- peak RSS of the console process after paging through R rows of N users (the console runs in
+  a child process of its own against a backend process, so the figure is the console's alone);
+- `G` and `g` (last and first rows) on N users;
+- key-press handling p95 at row R while a writer process commits 200 writes/s that the stream
+  delivers, beside the same at row 0 with no stream traffic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+RESULTS = Path(__file__).with_name("console-results.json")
+STACKDECK = Path(sys.executable).parent / "stackdeck"
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if values else 0.0
+
+
+# -- seeding through the product's batch path ---------------------------------------------------
+
+
+async def seed(api: str, users: int, concurrency: int = 4) -> None:
+    async with httpx.AsyncClient(base_url=api, timeout=120) as client:
+        existing = (await client.get("/users/count")).json()["total"]
+        if existing >= users:
+            return
+        tag = uuid.uuid4().hex[:6]
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for start in range(existing, users, 1000):
+            queue.put_nowait(start)
+
+        async def worker() -> None:
+            while not queue.empty():
+                start = queue.get_nowait()
+                batch = [
+                    {"name": f"User {n}", "email": f"u{n}-{tag}@example.com", "posts": []}
+                    for n in range(start, min(users, start + 1000))
+                ]
+                response = await client.post("/users/batch", json={"users": batch})
+                response.raise_for_status()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+# -- launch to first paint, in a real terminal ------------------------------------------------
+
+
+def first_paint(repetitions: int) -> list[float]:
+    from alembic import command
+
+    from backend.launcher import BackendThread
+    from backend.settings import Settings
+    from tests.pg import alembic_config
+
+    times: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="stackdeck-paint-") as tmp:
+        data_dir = Path(tmp) / "data"
+        warm = BackendThread(Settings(_env_file=None, data_dir=data_dir))
+        warm.start()
+        command.upgrade(alembic_config(warm.settings.database_url_value() or ""), "head")
+        asyncio.run(seed(warm.url, 1000))
+        warm.stop()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STACKDECK_")}
+        env.update({"STACKDECK_DATA_DIR": str(data_dir), "TERM": "xterm-256color"})
+        socket = f"stackdeck-bench-{uuid.uuid4().hex[:6]}"
+        tmux = ["tmux", "-L", socket]
+        try:
+            for _ in range(repetitions):
+                started = time.perf_counter()
+                subprocess.run(
+                    [
+                        *tmux,
+                        "new-session",
+                        "-d",
+                        "-s",
+                        "b",
+                        "-x",
+                        "160",
+                        "-y",
+                        "45",
+                        f"{STACKDECK}; echo console-exited; sleep 30",
+                    ],
+                    env=env,
+                    check=True,
+                )
+                while True:
+                    screen = subprocess.run(
+                        [*tmux, "capture-pane", "-p", "-t", "b"], capture_output=True, text=True
+                    ).stdout
+                    if "User 0 " in screen or "User 0\u2502" in screen or "u0-" in screen:
+                        times.append(time.perf_counter() - started)
+                        break
+                    if time.perf_counter() - started > 60:
+                        raise TimeoutError(screen)
+                    time.sleep(0.01)
+                subprocess.run([*tmux, "send-keys", "-t", "b", "q"], check=True)
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline:
+                    screen = subprocess.run(
+                        [*tmux, "capture-pane", "-p", "-t", "b"], capture_output=True, text=True
+                    ).stdout
+                    if "console-exited" in screen:
+                        break
+                    time.sleep(0.1)
+                subprocess.run([*tmux, "kill-session", "-t", "b"], capture_output=True)
+        finally:
+            subprocess.run([*tmux, "kill-server"], capture_output=True)
+    return times
+
+
+# -- the console in a child process: paging, G/g, key latency ------------------------------------
+
+
+async def child(api: str, rows: int, stream_writer: list[str]) -> dict[str, Any]:
+    from tui.app import StackdeckApp
+    from tui.client import ApiClient
+
+    app = StackdeckApp(ApiClient(api))
+    result: dict[str, Any] = {}
+
+    def idle() -> bool:
+        return all(w.is_finished or w.group in ("tx-stream", "recover") for w in app.workers)
+
+    async def settle(pilot: Any, check: Any = lambda: True, within: float = 30) -> None:
+        deadline = time.monotonic() + within
+        while not (idle() and check()):
+            if time.monotonic() > deadline:
+                raise TimeoutError("console did not settle")
+            await pilot.pause(0.005)
+
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot, lambda: bool(app.users.window.rows))
+        result["rss_first_paint_mb"] = rss_mb()
+        samples: list[float] = []
+        for _ in range(100):
+            started = time.perf_counter()
+            await pilot.press("down")
+            samples.append((time.perf_counter() - started) * 1000)
+        result["key_p95_row0_ms"] = percentile(samples, 95)
+        await pilot.press("g")
+        await settle(pilot)
+        started = time.perf_counter()
+        while (app.users.window.last_id or 0) < rows and not app.users.window.at_end:
+            await pilot.press("pagedown")
+            await settle(pilot)
+        result["paging_seconds"] = time.perf_counter() - started
+        result["rss_after_paging_mb"] = rss_mb()
+        result["window_rows"] = len(app.users.window)
+        writer = await asyncio.create_subprocess_exec(*stream_writer) if stream_writer else None
+        try:
+            await asyncio.sleep(1.0)
+            before = app.transactions.totals["committed"]
+            samples = []
+            for n in range(200):
+                started = time.perf_counter()
+                await pilot.press("down" if n % 2 == 0 else "up")
+                samples.append((time.perf_counter() - started) * 1000)
+            result["key_p95_streaming_ms"] = percentile(samples, 95)
+            result["events_seen"] = app.transactions.totals["committed"] - before
+        finally:
+            if writer is not None:
+                writer.terminate()
+                await writer.wait()
+        for key, name in (("G", "last_ms"), ("g", "first_ms")):
+            started = time.perf_counter()
+            await pilot.press(key)
+            await settle(pilot)
+            result[name] = (time.perf_counter() - started) * 1000
+    return result
+
+
+async def writer(api: str, rate: int, seconds: float) -> None:
+    """Commit `rate` user creations per second (as a separate process)."""
+    tag = uuid.uuid4().hex[:6]
+    async with httpx.AsyncClient(base_url=api, timeout=10) as client:
+        started = time.perf_counter()
+        n = 0
+        pending: set[asyncio.Task[httpx.Response]] = set()
+        while time.perf_counter() - started < seconds:
+            due = started + n / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            body = {"name": f"W {n}", "email": f"w{n}-{tag}@example.com"}
+            task = asyncio.create_task(client.post("/users", json=body))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            n += 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.console")
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--quick", action="store_true", help="100k users, 10k rows, 1 launch")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--writer", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.writer:
+        asyncio.run(writer(args.writer, 200, 60))
+        return 0
+    if args.child:
+        stream_writer = [sys.executable, "-m", "benchmarks.console", "--writer", args.child]
+        print(json.dumps(asyncio.run(child(args.child, args.rows, stream_writer))))
+        return 0
+    if args.quick:
+        args.users, args.rows = 100_000, 10_000
+    from benchmarks.harness import backend, database
+
+    figures: dict[str, Any] = {"users": args.users, "rows": args.rows}
+    if shutil.which("tmux"):
+        paints = first_paint(1 if args.quick else 3)
+        figures["first_paint_s"] = sorted(paints)[len(paints) // 2]
+    with (
+        database() as (_, url),
+        tempfile.TemporaryDirectory() as logs,
+        backend(url, Path(logs)) as server,
+    ):
+        api = f"{server.url}/api/v1"
+        started = time.perf_counter()
+        asyncio.run(seed(api, args.users))
+        figures["seed_seconds"] = time.perf_counter() - started
+        run = subprocess.run(
+            [sys.executable, "-m", "benchmarks.console", "--child", api, "--rows", str(args.rows)],
+            capture_output=True,
+            text=True,
+        )
+        if run.returncode != 0:
+            print(run.stderr[-4000:], file=sys.stderr)
+            return 1
+        figures.update(json.loads(run.stdout.strip().splitlines()[-1]))
+    table = Table(title="stackdeck console")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("goal")
+    goals = {
+        "first_paint_s": "≤ 1.5 s (embedded, warm)",
+        "rss_after_paging_mb": "≤ 250 MB and ≤ 2 × first paint",
+        "key_p95_streaming_ms": "≤ 50 ms",
+        "last_ms": "≤ 200 ms",
+        "first_ms": "≤ 200 ms",
+    }
+    for key, value in figures.items():
+        shown = f"{value:.2f}" if isinstance(value, float) else str(value)
+        table.add_row(key, shown, goals.get(key, ""))
+    Console().print(table)
+    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Waiting on the console: poll widget state with a deadline, never a fixed sleep."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.pilot import Pilot
+
+from backend.main import create_app
+from backend.settings import Settings
+from tests.helpers import eventually
+from tui.app import StackdeckApp
+
+
+async def until(pilot: Pilot[None], check: Callable[[], bool], within: float = 10.0) -> None:
+    """Let the app run until `check()` holds (the stream worker never completes, so
+    `workers.wait_for_complete()` cannot be the signal)."""
+
+    async def settled() -> bool:
+        await pilot.pause()
+        return check()
+
+    try:
+        await eventually(settled, within=within)
+    except AssertionError:
+        running = [f"{w.group}:{w.name}:{w.state.name}" for w in pilot.app.workers]
+        app = pilot.app
+        log = list(app.client.log)[-6:] if isinstance(app, StackdeckApp) else []
+        calls = [f"{r.method} {r.path} {r.status} {r.latency_ms:.0f}ms" for r in log]
+        raise AssertionError(
+            f"not met within {within}s; workers: {running}; last calls: {calls}"
+        ) from None
+
+
+def has_migrations_api() -> bool:
+    """The migrations API lands separately; its console tests wait for it."""
+    app = create_app(Settings(_env_file=None))
+    return "/api/v1/migrations" in app.openapi().get("paths", {})
+
+
+def loads_idle(app: StackdeckApp) -> bool:
+    """No pane is fetching: every worker but the live stream has finished."""
+    return all(
+        worker.is_finished or worker.group == "tx-stream" or worker.group == "recover"
+        for worker in app.workers
+    )
+
+
+def user_rows(app: StackdeckApp) -> list[dict[str, object]]:
+    return list(app.users.window.rows)

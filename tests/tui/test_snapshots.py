@@ -1,0 +1,126 @@
+"""Snapshots of the main screen (pytest-textual-snapshot): empty database, data loaded.
+
+Made deterministic: rows are inserted with fixed timestamps (straight into the database, so
+the transaction log stays empty), the header's URLs are fixed labels, the status bar's timing
+is replaced, and the time zone is UTC. Update with `pytest --snapshot-update` and look at the
+SVGs before committing them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import asyncpg
+import pytest
+from textual.pilot import Pilot
+
+from backend.launcher import BackendThread
+from tests.helpers import eventually
+from tests.pg import asyncpg_dsn
+from tests.tui.conftest import SIZE, make_console
+from tests.tui.helpers import has_migrations_api, loads_idle
+from tui.app import StackdeckApp
+from tui.screens.migration import MigrationScreen
+from tui.widgets.status_bar import StatusBar
+
+LABELS = {"api_label": "http://127.0.0.1:PORT/api/v1", "database_label": "postgresql://…/test"}
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+async def insert_fixed_rows(database_url: str) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        for n in range(1, 31):
+            user_id = await conn.fetchval(
+                "INSERT INTO users (name, email, created_at, updated_at) "
+                "VALUES ($1, $2, '2026-01-02 03:04:05+00', '2026-01-02 03:04:05+00') RETURNING id",
+                f"User {n:02d}",
+                f"user{n:02d}@example.com",
+            )
+            for k in range(n % 3):
+                await conn.execute(
+                    "INSERT INTO posts (user_id, title, body, created_at) "
+                    "VALUES ($1, $2, $3, '2026-01-03 04:05:06+00')",
+                    user_id,
+                    f"Post {k + 1} by user {n:02d}",
+                    "Lorem ipsum dolor sit amet.",
+                )
+    finally:
+        await conn.close()
+
+
+def settle(ready: object) -> object:
+    async def run_before(pilot: Pilot[None]) -> None:
+        app = pilot.app
+        assert isinstance(app, StackdeckApp)
+
+        async def done() -> bool:
+            await pilot.pause()
+            return loads_idle(app) and bool(ready(app))  # type: ignore[operator]
+
+        await eventually(done, within=15)
+        # Background retries would keep changing the status line: stop listening, then fix it.
+        app.client.listeners.clear()
+        app.query_one(StatusBar).update("GET /users 200 · 1 ms · 2 SQL statements")
+        await pilot.pause()
+
+    return run_before
+
+
+def test_snapshot_unmigrated_database(empty_backend: BackendThread, snap_compare: object) -> None:
+    app = make_console(empty_backend, **LABELS)
+    ready = settle(
+        lambda a: (
+            a.users.message.display
+            and a.transactions.message.display
+            and a.migrations.state is not None
+            and a.schema_state.startswith("not migrated")
+        )
+    )
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)  # type: ignore[operator]
+
+
+def test_snapshot_data_loaded(
+    backend: BackendThread, database_url: str, snap_compare: object
+) -> None:
+    asyncio.run(insert_fixed_rows(database_url))
+    app = make_console(backend, **LABELS)
+    ready = settle(
+        lambda a: (
+            a.users.total == 30
+            and a.posts.user is not None
+            and a.transactions.connected
+            and a.migrations.state is not None
+            and a.schema_state == "at head"
+        )
+    )
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)  # type: ignore[operator]
+
+
+@pytest.mark.skipif(not has_migrations_api(), reason="the backend has no /migrations API yet")
+def test_snapshot_migration_confirmation(
+    empty_backend: BackendThread, snap_compare: object
+) -> None:
+    app = make_console(empty_backend, **LABELS)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(lambda a: a.migrations.state is not None and a.schema_state != "?")(pilot)  # type: ignore[operator]
+        await pilot.press("m")
+
+        async def confirming() -> bool:
+            await pilot.pause()
+            return isinstance(app.screen, MigrationScreen)
+
+        await eventually(confirming, within=15)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)  # type: ignore[operator]

@@ -1,0 +1,329 @@
+"""The console's switchboard: composes the panes, routes their messages, owns the global keys."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Iterator
+from functools import partial
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Grid
+from textual.dom import DOMNode
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Tab, Tabs
+
+from tui.client import SCHEMA_NOT_READY, ApiClient, ApiError, RequestRecord
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.help import HelpScreen
+from tui.screens.migration import MigrationScreen
+from tui.screens.request_log import RequestLogScreen
+from tui.widgets.banner import Banner
+from tui.widgets.migrations_pane import MigrationsPane
+from tui.widgets.pane import Pane
+from tui.widgets.posts_pane import PostsPane
+from tui.widgets.status_bar import StatusBar
+from tui.widgets.transactions_pane import TransactionsPane
+from tui.widgets.users_pane import UsersPane
+
+HERE = Path(__file__).parent
+NARROW = 110  # columns below which the panes become tabs
+HEALTH_EVERY = 5.0
+MAX_BACKOFF = 5.0
+PANES = ("users", "posts", "transactions", "migrations")
+
+
+class StackdeckApp(App[None]):
+    TITLE = "stackdeck"
+    CSS_PATH = [
+        HERE / "app.tcss",
+        *(
+            HERE / "widgets" / f"{name}.tcss"
+            for name in ("pane", "banner", "users_pane", "transactions_pane", "migrations_pane")
+        ),
+    ]
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("r", "refresh", "Refresh"),
+        Binding("n", "new_user", "New user"),
+        Binding("p", "new_post", "New post"),
+        Binding("b", "batch_demo", "Demo batch"),
+        Binding("m", "upgrade", "Migrate"),
+        Binding("d", "downgrade", "Downgrade"),
+        Binding("l", "request_log", "Requests"),
+        Binding("question_mark", "help", "Help"),
+    ]
+    # Actions that write: hidden, disabled and refused by the client in read-only mode.
+    WRITE_ACTIONS = frozenset({"new_user", "new_post", "batch_demo", "upgrade", "downgrade"})
+    MAIN_SCREEN_ACTIONS = WRITE_ACTIONS | {"refresh", "request_log", "help"}
+
+    def __init__(
+        self,
+        client: ApiClient,
+        *,
+        api_label: str | None = None,
+        database_label: str = "",
+        health_every: float = HEALTH_EVERY,
+    ) -> None:
+        super().__init__()
+        self.client = client
+        self.api_label = api_label or client.base_url
+        self.database_label = database_label
+        self.health_every = health_every
+        self.backend_down = False
+        self.schema_state = "?"
+        self._schema_from_health = False
+        self.users = UsersPane(client)
+        self.posts = PostsPane(client)
+        self.transactions = TransactionsPane(client)
+        self.migrations = MigrationsPane(client)
+
+    # -- layout ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        banner = Banner(id="banner")
+        banner.display = False
+        yield banner
+        tabs = Tabs(*(Tab(name.capitalize(), id=f"tab-{name}") for name in PANES), id="pane-tabs")
+        tabs.display = False
+        yield tabs
+        with Grid(id="panes"):
+            yield self.users
+            yield self.posts
+            yield self.transactions
+            yield self.migrations
+        yield StatusBar("", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._show_connection()
+        self.client.listeners.append(self._on_request)
+        self.users.table.focus()
+        self.refresh_all()
+        self.set_interval(self.health_every, self.check_health)
+
+    @property
+    def panes(self) -> list[Pane]:
+        return [self.users, self.posts, self.transactions, self.migrations]
+
+    def on_resize(self, event: Resize) -> None:
+        narrow = event.size.width < NARROW
+        self.query_one("#panes").set_class(narrow, "-narrow")
+        self.query_one("#pane-tabs").display = narrow
+        if narrow:
+            self._activate(self._focused_pane() or self.users)
+
+    def _focused_pane(self) -> Pane | None:
+        node: DOMNode | None = self.focused
+        while node is not None and not isinstance(node, Pane):
+            node = node.parent
+        return node
+
+    def _activate(self, pane: Pane) -> None:
+        for other in self.panes:
+            other.set_class(other is pane, "-active")
+        tabs = self.query_one("#pane-tabs", Tabs)
+        if tabs.active != f"tab-{pane.id}":
+            tabs.active = f"tab-{pane.id}"
+
+    @on(Tabs.TabActivated, "#pane-tabs")
+    def _tab_activated(self, event: Tabs.TabActivated) -> None:
+        name = (event.tab.id or "").removeprefix("tab-")
+        pane = next((p for p in self.panes if p.id == name), None)
+        if pane is not None and self.query_one("#panes").has_class("-narrow"):
+            self._activate(pane)
+            table = pane.query("DataTable").first()
+            table.focus()
+
+    def _show_connection(self) -> None:
+        parts = [self.api_label]
+        if self.database_label:
+            parts.append(self.database_label)
+        parts.append(f"schema {self.schema_state}")
+        if self.client.read_only:
+            parts.append("READ-ONLY")
+        self.sub_title = " · ".join(parts)
+
+    def _set_schema_state(self, state: str) -> None:
+        if state != self.schema_state:
+            self.schema_state = state
+            self._show_connection()
+
+    # -- the backend's health -------------------------------------------------------------------
+
+    def _on_request(self, record: RequestRecord) -> None:
+        if not record.path.startswith(("/health", "/transactions/stream")):
+            self.query_one("#status", StatusBar).show(record)
+        if not self._schema_from_health:
+            # An older backend's /health says nothing of the schema: read it from the answers.
+            if record.status == 503 and (record.error or "").startswith(SCHEMA_NOT_READY):
+                self._set_schema_state("not migrated — press m")
+            elif record.status == 200 and record.path.startswith("/users?"):
+                self._set_schema_state("ready")
+        if record.status == 0 and not self.backend_down:
+            self.backend_down = True
+            self.recover(record.error or "no answer")
+
+    @work(exclusive=True, group="health")
+    async def check_health(self) -> None:
+        if self.backend_down:
+            return
+        try:
+            health = await self.client.health()
+        except ApiError:
+            return  # _on_request has started the recovery if nobody answered
+        schema = health.get("schema")
+        if isinstance(schema, dict):
+            self._schema_from_health = True
+            if schema.get("at_head"):
+                self._set_schema_state("at head")
+            elif not schema.get("current"):
+                self._set_schema_state("not migrated — press m")
+            else:
+                self._set_schema_state("behind head — press m")
+        elif health.get("database") == "down":
+            self._set_schema_state("? (database down)")
+
+    @work(exclusive=True, group="recover")
+    async def recover(self, detail: str) -> None:
+        """Retry /health with backoff until the backend answers, then reload every pane."""
+        banner = self.query_one("#banner", Banner)
+        backoff = 0.5
+        while True:
+            banner.show_down(detail, backoff)
+            await asyncio.sleep(backoff)
+            try:
+                await self.client.health()
+            except ApiError as error:
+                detail = error.detail or error.title
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            break
+        self.backend_down = False
+        banner.hide()
+        self.notify("the backend is back", title="Reconnected")
+        self.refresh_all()
+
+    def refresh_all(self) -> None:
+        for pane in self.panes:
+            pane.refresh_data()
+        self.check_health()
+
+    # -- messages between panes -----------------------------------------------------------------
+
+    @on(UsersPane.Highlighted)
+    def _user_highlighted(self, event: UsersPane.Highlighted) -> None:
+        self.posts.show_user(int(event.user["id"]) if event.user else None)
+
+    @on(UsersPane.OpenPosts)
+    def _open_posts(self, event: UsersPane.OpenPosts) -> None:
+        self.posts.load(event.user_id)
+        self.posts.table.focus()
+        self._activate_if_narrow(self.posts)
+
+    @on(PostsPane.ShowAuthor)
+    def _show_author(self, event: PostsPane.ShowAuthor) -> None:
+        self.users.reveal(event.user_id)
+        self._activate_if_narrow(self.users)
+
+    @on(PostsPane.Changed)
+    @on(TransactionsPane.BatchFinished)
+    def _data_changed(self) -> None:
+        self.users.refresh_data()
+
+    @on(UsersPane.Changed)
+    def _users_changed(self) -> None:
+        self.posts.refresh_data()
+
+    @on(MigrationScreen.Finished)
+    def _migrated(self) -> None:
+        self.refresh_all()
+
+    def _activate_if_narrow(self, pane: Pane) -> None:
+        if self.query_one("#panes").has_class("-narrow"):
+            self._activate(pane)
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action in self.WRITE_ACTIONS and self.client.read_only)
+
+    def action_refresh(self) -> None:
+        self.refresh_all()
+        self.notify("refreshing every pane", timeout=1.5)
+
+    def action_new_user(self) -> None:
+        self.users.action_new_user()
+
+    def action_new_post(self) -> None:
+        self.posts.action_new_post()
+
+    def action_batch_demo(self) -> None:
+        self.transactions.action_batch_demo()
+
+    def action_upgrade(self) -> None:
+        self.migrations.action_upgrade()
+
+    def action_downgrade(self) -> None:
+        self.migrations.action_downgrade()
+
+    def action_request_log(self) -> None:
+        self.push_screen(RequestLogScreen(self.client))
+
+    def action_help(self) -> None:
+        def keys_of(node: DOMNode) -> list[tuple[str, str]]:
+            return [(self.get_key_display(b), b.description) for _, b in self._bindings_of(node)]
+
+        sections = [("Everywhere", keys_of(self))]
+        for pane in self.panes:
+            if keys := keys_of(pane):
+                sections.append((str(pane.border_title).split(" ·")[0], keys))
+        self.push_screen(HelpScreen(sections))
+
+    async def action_quit(self) -> None:
+        busy = self.client.writes_in_flight > 0 or any(
+            isinstance(screen, MigrationScreen) and screen.phase == "running"
+            for screen in self.screen_stack
+        )
+        if not busy:
+            self.exit()
+            return
+
+        def answered(sure: bool | None) -> None:
+            if sure:
+                self.exit()
+
+        self.push_screen(
+            ConfirmScreen("A write or a migration is in flight. Quit anyway?", yes="Quit"),
+            answered,
+        )
+
+    # -- the command palette: every binding, from the bindings themselves -----------------------
+
+    def _bindings_of(self, node: DOMNode) -> Iterator[tuple[DOMNode, Binding]]:
+        for binding in node.BINDINGS:
+            if not isinstance(binding, Binding):
+                continue
+            # Read-only rules only: the palette itself is a modal screen.
+            if binding.action in self.WRITE_ACTIONS and self.client.read_only:
+                continue
+            if node is not self and node.check_action(binding.action, ()) is False:
+                continue
+            yield node, binding
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for node in [self, *self.panes]:
+            for owner, binding in self._bindings_of(node):
+                if binding.action in ("quit", "help"):
+                    continue
+                where = "" if owner is self else f" ({owner.id})"
+                yield SystemCommand(
+                    f"{binding.description}{where}",
+                    f"key {binding.key}",
+                    partial(self.run_action, binding.action, owner),
+                )

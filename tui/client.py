@@ -1,0 +1,391 @@
+"""The console's API client: the only place that knows the backend's URLs.
+
+Every call is recorded (method, path, status, latency, SQL statements from Server-Timing) in a
+bounded log for the request-log screen; problem+json answers become a typed ApiError; POSTs carry
+an Idempotency-Key so a retry is safe; in read-only mode writes are refused before they leave.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+from httpx_sse import SSEError, aconnect_sse
+
+_SERVER_TIMING = re.compile(r'dur=([\d.]+)(?:;desc="(\d+) statements")?')
+_WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
+SCHEMA_NOT_READY = "Database schema not ready"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    field: str
+    message: str
+
+    @property
+    def name(self) -> str:
+        """The field's own name: "body.email" -> "email"."""
+        return self.field.rsplit(".", 1)[-1]
+
+
+class ApiError(Exception):
+    """An answer other than 2xx, or no answer at all (status 0)."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        errors: list[FieldError] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.errors = errors or []
+        self.retry_after = retry_after
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        return f"{self.title}: {self.detail}" if self.detail else self.title
+
+    @property
+    def schema_not_ready(self) -> bool:
+        return self.status == 503 and self.title == SCHEMA_NOT_READY
+
+    @property
+    def unreachable(self) -> bool:
+        return self.status == 0
+
+    def field_errors(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for error in self.errors:
+            found.setdefault(error.name, error.message)
+        return found
+
+
+class BackendUnreachable(ApiError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(0, "Backend unreachable", detail)
+
+
+class ReadOnlyError(ApiError):
+    def __init__(self, method: str, path: str) -> None:
+        super().__init__(0, "Read-only", f"{method} {path} refused: the console is read-only")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    at: datetime
+    method: str
+    path: str
+    status: int  # 0: no answer
+    latency_ms: float
+    statements: int | None = None
+    db_ms: float | None = None
+    request_id: str | None = None
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class StreamEvent:
+    id: str
+    event: str
+    data: dict[str, Any]
+
+
+RequestListener = Callable[[RequestRecord], None]
+
+
+def _server_timing(header: str | None) -> tuple[float | None, int | None]:
+    if not header:
+        return None, None
+    match = _SERVER_TIMING.search(header)
+    if not match:
+        return None, None
+    statements = int(match.group(2)) if match.group(2) is not None else None
+    return float(match.group(1)), statements
+
+
+def _problem(response: httpx.Response) -> ApiError:
+    retry = response.headers.get("retry-after")
+    retry_after = float(retry) if retry and retry.replace(".", "", 1).isdigit() else None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return ApiError(response.status_code, response.reason_phrase or "HTTP error", None, None)
+    errors = [
+        FieldError(str(e.get("field", "")), str(e.get("message", "")))
+        for e in body.get("errors") or []
+        if isinstance(e, dict)
+    ]
+    return ApiError(
+        int(body.get("status") or response.status_code),
+        str(body.get("title") or response.reason_phrase or "HTTP error"),
+        body.get("detail"),
+        errors,
+        retry_after,
+    )
+
+
+@dataclass
+class ApiClient:
+    """An httpx.AsyncClient for one backend; `base_url` ends in /api/v1."""
+
+    base_url: str
+    token: str | None = None
+    read_only: bool = False
+    transport: httpx.AsyncBaseTransport | None = None
+    timeout: float = 15.0
+    log_size: int = 500
+    log: deque[RequestRecord] = field(init=False)
+    listeners: list[RequestListener] = field(default_factory=list, init=False)
+    writes_in_flight: int = field(default=0, init=False)
+    _http: httpx.AsyncClient | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.base_url = self.base_url.rstrip("/")
+        self.log = deque(maxlen=self.log_size)
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        # Made on first use, so it belongs to the loop that runs the console.
+        if self._http is None:
+            headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+            self._http = httpx.AsyncClient(
+                base_url=self.base_url,
+                transport=self.transport,
+                timeout=httpx.Timeout(self.timeout, connect=3.0),
+                headers=headers,
+            )
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    # -- the one request path -------------------------------------------------------------------
+
+    def _record(self, record: RequestRecord) -> None:
+        self.log.append(record)
+        for listener in list(self.listeners):
+            listener(record)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+    ) -> Any:
+        if method in _WRITE_METHODS and self.read_only:
+            raise ReadOnlyError(method, path)
+        headers: dict[str, str] = {}
+        if method == "POST":
+            headers["Idempotency-Key"] = str(uuid.uuid4())
+        params = {k: v for k, v in (params or {}).items() if v is not None and v != ""}
+        shown = path + ("?" + str(httpx.QueryParams(params)) if params else "")
+        started = time.perf_counter()
+        at = datetime.now()
+        writing = method in _WRITE_METHODS
+        if writing:
+            self.writes_in_flight += 1
+        try:
+            response = await self.http.request(
+                method, path, params=params, json=json_body, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            latency = (time.perf_counter() - started) * 1000
+            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            self._record(RequestRecord(at, method, shown, 0, latency, error=detail))
+            raise BackendUnreachable(detail) from None
+        finally:
+            if writing:
+                self.writes_in_flight -= 1
+        latency = (time.perf_counter() - started) * 1000
+        db_ms, statements = _server_timing(response.headers.get("server-timing"))
+        error = None if response.is_success else _problem(response)
+        self._record(
+            RequestRecord(
+                at,
+                method,
+                shown,
+                response.status_code,
+                latency,
+                statements,
+                db_ms,
+                response.headers.get("x-request-id"),
+                error.message if error else None,
+            )
+        )
+        if error is not None:
+            raise error
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    # -- health and users -----------------------------------------------------------------------
+
+    async def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", "/health")
+        return result
+
+    async def list_users(
+        self,
+        *,
+        limit: int = 100,
+        after: int | None = None,
+        q: str | None = None,
+        order: str = "asc",
+        embed_posts: bool = False,
+    ) -> dict[str, Any]:
+        params = {"limit": limit, "after": after, "q": q, "order": order}
+        if embed_posts:
+            params["embed"] = "posts"
+        result: dict[str, Any] = await self.request("GET", "/users", params=params)
+        return result
+
+    async def count_users(self, q: str | None = None) -> int:
+        result = await self.request("GET", "/users/count", params={"q": q})
+        return int(result["total"])
+
+    async def get_user(self, user_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", f"/users/{user_id}")
+        return result
+
+    async def create_user(self, name: str, email: str) -> dict[str, Any]:
+        body = {"name": name, "email": email}
+        result: dict[str, Any] = await self.request("POST", "/users", json_body=body)
+        return result
+
+    async def update_user(self, user_id: int, **changes: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("PATCH", f"/users/{user_id}", json_body=changes)
+        return result
+
+    async def delete_user(self, user_id: int) -> None:
+        await self.request("DELETE", f"/users/{user_id}")
+
+    async def batch_users(self, users: list[dict[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request(
+            "POST", "/users/batch", json_body={"users": users}
+        )
+        return result
+
+    # -- posts ----------------------------------------------------------------------------------
+
+    async def get_post(self, post_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", f"/posts/{post_id}")
+        return result
+
+    async def create_post(self, user_id: int, title: str, body: str) -> dict[str, Any]:
+        data = {"user_id": user_id, "title": title, "body": body}
+        result: dict[str, Any] = await self.request("POST", "/posts", json_body=data)
+        return result
+
+    async def update_post(self, post_id: int, **changes: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("PATCH", f"/posts/{post_id}", json_body=changes)
+        return result
+
+    async def delete_post(self, post_id: int) -> None:
+        await self.request("DELETE", f"/posts/{post_id}")
+
+    # -- transactions ---------------------------------------------------------------------------
+
+    async def transactions(
+        self, *, limit: int = 50, after: int | None = None, order: str = "desc"
+    ) -> dict[str, Any]:
+        params = {"limit": limit, "after": after, "order": order}
+        result: dict[str, Any] = await self.request("GET", "/transactions", params=params)
+        return result
+
+    async def transaction_stats(self, window: int = 60) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request(
+            "GET", "/transactions/stats", params={"window": window}
+        )
+        return result
+
+    async def stream_transactions(
+        self, last_event_id: str | None = None, on_open: Callable[[], None] | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        """The live stream; resumes after `last_event_id`. Ends when the connection does."""
+        path = "/transactions/stream"
+        headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+        started = time.perf_counter()
+        at = datetime.now()
+        # Heartbeats come every 15 s: a read timeout past that means the stream is dead.
+        timeout = httpx.Timeout(self.timeout, read=40.0, connect=3.0)
+        try:
+            async with aconnect_sse(
+                self.http, "GET", path, headers=headers, timeout=timeout
+            ) as source:
+                response = source.response
+                latency = (time.perf_counter() - started) * 1000
+                if not response.is_success:
+                    await response.aread()
+                    error = _problem(response)
+                    self._record(
+                        RequestRecord(
+                            at, "GET", path, response.status_code, latency, error=error.message
+                        )
+                    )
+                    raise error
+                self._record(
+                    RequestRecord(
+                        at,
+                        "GET",
+                        path,
+                        response.status_code,
+                        latency,
+                        request_id=response.headers.get("x-request-id"),
+                    )
+                )
+                if on_open is not None:
+                    on_open()
+                async for sse in source.aiter_sse():
+                    if not sse.data:
+                        continue
+                    try:
+                        data = json.loads(sse.data)
+                    except ValueError:
+                        continue
+                    yield StreamEvent(sse.id, sse.event, data)
+        except (httpx.HTTPError, SSEError) as exc:
+            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise BackendUnreachable(detail) from None
+
+    # -- migrations -----------------------------------------------------------------------------
+
+    async def migrations(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", "/migrations")
+        return result
+
+    async def migration_sql(self, from_rev: str, to_rev: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request(
+            "GET", "/migrations/sql", params={"from": from_rev, "to": to_rev}
+        )
+        return result
+
+    async def upgrade(self, target: str = "head") -> dict[str, Any]:
+        result: dict[str, Any] = await self.request(
+            "POST", "/migrations/upgrade", json_body={"target": target}
+        )
+        return result
+
+    async def downgrade(self, target: str = "-1") -> dict[str, Any]:
+        result: dict[str, Any] = await self.request(
+            "POST", "/migrations/downgrade", json_body={"target": target}
+        )
+        return result

@@ -1,0 +1,23 @@
+"""Runs the console against a backend URL (the embedded backend is started by backend.cli)."""
+
+from __future__ import annotations
+
+from tui.app import StackdeckApp
+from tui.client import ApiClient
+
+API_PREFIX = "/api/v1"
+
+
+def api_base(url: str) -> str:
+    """Accept http://host:port or http://host:port/api/v1; return the latter."""
+    url = url.rstrip("/")
+    return url if url.endswith(API_PREFIX) else url + API_PREFIX
+
+
+def run_console(
+    api_url: str, *, token: str | None = None, read_only: bool = False, database_label: str = ""
+) -> int:
+    client = ApiClient(api_base(api_url), token=token, read_only=read_only)
+    app = StackdeckApp(client, database_label=database_label)
+    app.run()
+    return 0

@@ -1,0 +1,144 @@
+"""The migrations pane: current revision, head, pending, history and drift; runs `m` and `d`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Static
+
+from tui.client import ApiClient, ApiError
+from tui.screens.migration import MigrationScreen
+from tui.widgets.cells import cell, when
+from tui.widgets.pane import Pane
+
+
+def _revs(values: list[str] | None) -> str:
+    return ", ".join(values or []) or "base (empty)"
+
+
+class MigrationsPane(Pane):
+    WRITE_ACTIONS = frozenset({"upgrade", "downgrade"})
+
+    def __init__(self, client: ApiClient) -> None:
+        super().__init__(client, id="migrations", title="Migrations")
+        self.state: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield self.message
+        yield Static("", id="mig-summary")
+        yield Static("", id="mig-drift")
+        table: DataTable[Any] = DataTable(id="mig-history", cursor_type="row")
+        table.add_column("", key="mark")
+        table.add_column("revision", key="revision")
+        table.add_column("message", key="message")
+        table.add_column("created", key="created")
+        yield table
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action in self.WRITE_ACTIONS and self.read_only)
+
+    def refresh_data(self) -> None:
+        self.load()
+
+    @work(exclusive=True, group="mig-load")
+    async def load(self) -> None:
+        try:
+            state = await self.client.migrations()
+        except ApiError as error:
+            if error.status == 404:
+                self.show_message("this backend has no migrations API (GET /migrations)")
+            else:
+                self.show_error(error)
+            return
+        self.show_message(None)
+        self.state = state
+        self._fill(state)
+
+    def _fill(self, state: dict[str, Any]) -> None:
+        pending = int(state.get("pending", 0))
+        at_head = bool(state.get("at_head"))
+        summary = Text.assemble(
+            ("current ", "dim"),
+            (_revs(state.get("current")), "bold"),
+            ("   head ", "dim"),
+            (_revs(state.get("heads")), "bold"),
+            ("   ", ""),
+            ("at head" if at_head else f"{pending} pending — press m", "bold"),
+        )
+        self.query_one("#mig-summary", Static).update(summary)
+        drift = state.get("drift") or {}
+        drift_widget = self.query_one("#mig-drift", Static)
+        if drift.get("detected"):
+            lines = "\n".join(f"  {d}" for d in drift.get("differences", [])[:5])
+            drift_widget.update(Text(f"⚠ drift: the database differs from the models\n{lines}"))
+            drift_widget.display = True
+        else:
+            drift_widget.display = False
+        table = self.table
+        table.clear()
+        for item in state.get("history", []):
+            mark = "●" if item.get("is_current") else ("✔" if item.get("applied") else "·")
+            head = " (head)" if item.get("is_head") else ""
+            table.add_row(
+                cell(mark, "bold" if item.get("applied") else "dim"),
+                cell(str(item.get("revision", "")) + head),
+                cell(item.get("message", "")),
+                cell(when(item.get("created"))),
+                key=str(item.get("revision")),
+            )
+        self.set_class(not at_head, "-pending")
+
+    @property
+    def table(self) -> DataTable[Any]:
+        return self.query_one("#mig-history", DataTable)
+
+    def _plan(self, direction: str) -> tuple[str, str, str]:
+        """(from, to, target) for the SQL preview and the run."""
+        state = self.state or {}
+        current = (state.get("current") or ["base"])[0]
+        if direction == "upgrade":
+            return current, "head", "head"
+        down = "base"
+        for item in state.get("history", []):
+            if item.get("revision") == current:
+                down = item.get("down_revision") or "base"
+        return current, str(down), "-1"
+
+    def action_upgrade(self) -> None:
+        self.run_migration("upgrade")
+
+    def action_downgrade(self) -> None:
+        self.run_migration("downgrade")
+
+    @work(exclusive=True, group="mig-run")
+    async def run_migration(self, direction: str) -> None:
+        if self.state is None:
+            try:
+                self.state = await self.client.migrations()
+            except ApiError as error:
+                self.notify(error.message, title="Migrations", severity="error")
+                return
+        state = self.state
+        if direction == "upgrade" and state.get("at_head"):
+            self.notify("already at head; nothing to upgrade", title="Migrations")
+            return
+        if direction == "downgrade" and not state.get("current"):
+            self.notify("the database is empty; nothing to downgrade", title="Migrations")
+            return
+        source, target_rev, target = self._plan(direction)
+        try:
+            sql = (await self.client.migration_sql(source, target_rev)).get("sql", "")
+        except ApiError as error:
+            sql = f"-- the SQL could not be shown: {error.message}"
+        client = self.client
+
+        async def run() -> dict[str, Any]:
+            if direction == "upgrade":
+                return await client.upgrade(target)
+            return await client.downgrade(target)
+
+        # The screen announces the outcome (MigrationScreen.Finished) as soon as the run ends.
+        await self.app.push_screen_wait(MigrationScreen(direction, source, target_rev, sql, run))

@@ -1,0 +1,28 @@
+"""The status line above the footer: the last request's latency and SQL statement count."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui.client import RequestRecord
+
+
+def describe(record: RequestRecord) -> Text:
+    text = Text.assemble((record.method, "bold"), " ", record.path, " ")
+    if record.status:
+        text.append(str(record.status), "green" if record.status < 400 else "yellow")
+    else:
+        text.append("no answer", "bold red")
+    text.append(f" · {record.latency_ms:.0f} ms")
+    if record.statements is not None:
+        noun = "statement" if record.statements == 1 else "statements"
+        text.append(f" · {record.statements} SQL {noun}")
+    if record.db_ms is not None:
+        text.append(f" ({record.db_ms:.1f} ms in the database)", "dim")
+    return text
+
+
+class StatusBar(Static):
+    def show(self, record: RequestRecord) -> None:
+        self.update(describe(record))

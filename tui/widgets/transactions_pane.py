@@ -1,0 +1,240 @@
+"""The transactions pane: every write's outcome live over SSE, a per-second sparkline, totals."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import deque
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import DataTable, Label, Sparkline, Static
+
+from tui.client import ApiClient, ApiError
+from tui.widgets.cells import cell, when
+from tui.widgets.pane import Pane
+
+ROWS = 200  # rows kept on screen; older ones scroll away for good
+WINDOW = 60  # seconds in the sparkline
+MAX_BACKOFF = 5.0
+
+
+def demo_batch() -> list[dict[str, Any]]:
+    """Three users, the third with the first one's email: the batch must roll back whole."""
+    tag = uuid.uuid4().hex[:8]
+    first = {"name": "Demo Ada", "email": f"demo-{tag}-ada@example.com", "posts": []}
+    return [
+        first,
+        {
+            "name": "Demo Grace",
+            "email": f"demo-{tag}-grace@example.com",
+            "posts": [{"title": "Hello", "body": "written only if the whole batch commits"}],
+        },
+        {"name": "Demo Ada again", "email": first["email"], "posts": []},
+    ]
+
+
+class TransactionsPane(Pane):
+    WRITE_ACTIONS = frozenset({"batch_demo"})
+
+    class BatchFinished(Message):
+        """The demo batch ran (and, as designed, rolled back)."""
+
+    def __init__(self, client: ApiClient) -> None:
+        super().__init__(client, id="transactions", title="Transactions · live")
+        self.last_id: int | None = None
+        self.committed: deque[int] = deque([0] * WINDOW, maxlen=WINDOW)
+        self.rolled_back: deque[int] = deque([0] * WINDOW, maxlen=WINDOW)
+        self._second = int(time.time())
+        self.totals = {"committed": 0, "rolled_back": 0}
+        self.connected = False
+        self._colours: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        yield self.message
+        with Horizontal(id="tx-charts"):
+            yield Label("✔", classes="tx-ok")
+            yield Sparkline(list(self.committed), id="tx-committed")
+            yield Label("✘", classes="tx-bad")
+            yield Sparkline(list(self.rolled_back), id="tx-rolled-back")
+        yield Static("", id="tx-totals")
+        table: DataTable[Any] = DataTable(id="tx-table", cursor_type="row")
+        table.add_column("time", key="time")
+        table.add_column("operation", key="operation")
+        table.add_column("entity", key="entity")
+        table.add_column("outcome", key="outcome")
+        table.add_column("ms", key="ms")
+        table.add_column("stmts", key="stmts")
+        yield table
+
+    def on_mount(self) -> None:
+        self._show_totals()
+        self.set_interval(1.0, self._tick)
+        self.watch(self.app, "theme", self._theme_changed, init=False)
+        self.follow()
+
+    @property
+    def table(self) -> DataTable[Any]:
+        return self.query_one("#tx-table", DataTable)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action in self.WRITE_ACTIONS and self.read_only)
+
+    def refresh_data(self) -> None:
+        if not self.connected:
+            self.follow()
+
+    # -- the stream -----------------------------------------------------------------------------
+
+    @work(exclusive=True, group="tx-stream")
+    async def follow(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                if self.last_id is None:
+                    await self._catch_up()
+                self.show_message(None)
+                async for event in self.client.stream_transactions(
+                    str(self.last_id) if self.last_id is not None else None, self._opened
+                ):
+                    self.add(event.data, live=True)
+                    backoff = 0.5
+            except ApiError as error:
+                self.connected = False
+                self.border_title = "Transactions · reconnecting"
+                if error.status == 404:
+                    self.show_message("this backend has no transaction log (GET /transactions)")
+                    await asyncio.sleep(30)
+                    continue
+                self.show_error(error)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF)
+
+    def _opened(self) -> None:
+        self.connected = True
+        self.border_title = "Transactions · live"
+
+    async def _catch_up(self) -> None:
+        """The recent rows and the last minute's figures, then the stream from the newest id."""
+        page = await self.client.transactions(limit=50, order="desc")
+        for item in reversed(page["items"]):
+            self.add(item, live=False)
+        if self.last_id is None:
+            self.last_id = 0
+        stats = await self.client.transaction_stats(WINDOW)
+        buckets = stats.get("buckets", [])[-WINDOW:]
+        padding = [0] * (WINDOW - len(buckets))
+        self.committed = deque(padding + [b["committed"] for b in buckets], maxlen=WINDOW)
+        self.rolled_back = deque(padding + [b["rolled_back"] for b in buckets], maxlen=WINDOW)
+        self._second = int(time.time())
+        totals = stats.get("totals", {})
+        self.totals = {
+            "committed": int(totals.get("committed", 0)),
+            "rolled_back": int(totals.get("rolled_back", 0)),
+        }
+        self._show_chart()
+        self._show_totals()
+
+    def add(self, item: dict[str, Any], *, live: bool) -> None:
+        item_id = int(item["id"])
+        if self.last_id is not None and item_id <= self.last_id:
+            return  # already shown: a replay after reconnecting
+        self.last_id = item_id
+        outcome = str(item.get("outcome", ""))
+        if live:
+            self._advance()
+            series = self.committed if outcome == "committed" else self.rolled_back
+            series[-1] += 1
+            key = "committed" if outcome == "committed" else "rolled_back"
+            self.totals[key] += 1
+            self._show_chart()
+            self._show_totals()
+        table = self.table
+        following = table.row_count == 0 or table.cursor_row >= table.row_count - 1
+        table.add_row(
+            cell(when(item.get("occurred_at"), seconds=True)),
+            cell(item.get("operation", "")),
+            cell(f"{item.get('entity', '')}#{item.get('entity_id') or ''}".rstrip("#")),
+            self._outcome(outcome, item.get("reason")),
+            cell(f"{float(item.get('duration_ms') or 0):.1f}"),
+            cell(item.get("statement_count", "")),
+            key=str(item_id),
+        )
+        while table.row_count > ROWS:
+            table.remove_row(next(iter(table.rows)))
+        if following:
+            table.move_cursor(row=table.row_count - 1, animate=False)
+
+    def _outcome(self, outcome: str, reason: object) -> Text:
+        if not self._colours:
+            variables = self.app.get_css_variables()
+            self._colours = {
+                "ok": variables.get("success", "green"),
+                "bad": variables.get("error", "red"),
+            }
+        if outcome == "committed":
+            return cell("committed", f"bold {self._colours['ok']}")
+        text = "rolled back" + (f": {reason}" if reason else "")
+        return cell(text, f"bold {self._colours['bad']}")
+
+    def _theme_changed(self) -> None:
+        self._colours = {}
+
+    # -- chart and totals -----------------------------------------------------------------------
+
+    def _advance(self) -> None:
+        now = int(time.time())
+        for _ in range(min(now - self._second, WINDOW)):
+            self.committed.append(0)
+            self.rolled_back.append(0)
+        self._second = max(self._second, now)
+
+    def _tick(self) -> None:
+        self._advance()
+        self._show_chart()
+
+    def _show_chart(self) -> None:
+        self.query_one("#tx-committed", Sparkline).data = list(self.committed)
+        self.query_one("#tx-rolled-back", Sparkline).data = list(self.rolled_back)
+
+    def _show_totals(self) -> None:
+        minute_ok, minute_bad = sum(self.committed), sum(self.rolled_back)
+        self.query_one("#tx-totals", Static).update(
+            Text.assemble(
+                ("committed ", ""),
+                (f"{self.totals['committed']:,}", "bold"),
+                ("  rolled back ", ""),
+                (f"{self.totals['rolled_back']:,}", "bold"),
+                (f"   last {WINDOW} s: {minute_ok} / {minute_bad}", "dim"),
+            )
+        )
+
+    # -- the demo batch -------------------------------------------------------------------------
+
+    @work(group="tx-batch")
+    async def action_batch_demo(self) -> None:
+        users = demo_batch()
+        self.notify(
+            f"importing {len(users)} users; the last repeats the first's email, "
+            "so the whole batch should roll back",
+            title="Demo batch",
+        )
+        try:
+            result = await self.client.batch_users(users)
+        except ApiError as error:
+            if error.status == 409:
+                self.notify(
+                    f"{error.message}. Nothing was written.",
+                    title="Batch rolled back, as designed",
+                    severity="warning",
+                )
+            else:
+                self.notify(error.message, title="Batch failed", severity="error")
+        else:
+            self.notify(f"created {result.get('created')} users (unexpected)", severity="warning")
+        self.post_message(self.BatchFinished())
