@@ -122,6 +122,13 @@ CASES: dict[str, Hostile] = {
         for after in ("abc", "-1", str(HUGE_ID), "1e3", "MTIz%3D", "null", "[1]")
     },
     "order=sideways": Hostile("GET", "/users?order=sideways", 422),
+    # the SSE stream is not fuzzed (it never ends), but its resume header is checked first
+    **{
+        f"Last-Event-ID {value}": Hostile(
+            "GET", "/transactions/stream", 422, None, {"last-event-id": value}
+        )
+        for value in ("abc", "-1", str(HUGE_ID), "1; DROP TABLE transaction_log")
+    },
     "embed=everything": Hostile("GET", "/users?embed=everything", 422),
     # path ids that are not ids
     "id 0": Hostile("GET", "/users/0", 422),
