@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 from collections.abc import Sequence
 
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from backend.cli_migrate import add_migrate_parser, migrate
-from backend.db.embedded import EmbeddedDatabaseError, EmbeddedPostgres
+from backend.db.embedded import EmbeddedDatabaseError, database_for
 from backend.settings import Settings, mask_url
 
 
@@ -69,6 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="uvicorn's log level (default info)",
     )
     add_migrate_parser(commands)
+    seed = commands.add_parser(
+        "seed",
+        help="fill the database with realistic users and posts (COPY, one transaction)",
+        description="Append N users with K posts each: realistic names, emails, titles and "
+        "bodies, the same for the same --seed. It lands whole or not at all, and running "
+        "it again appends (ids and emails continue).",
+    )
+    seed.add_argument("--users", type=int, required=True, help="how many users to add")
+    seed.add_argument("--posts-per-user", type=int, default=3, help="posts for each (default 3)")
+    seed.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    seed.add_argument("--database-url", help="PostgreSQL URL (default: as for serve)")
+    seed.add_argument("--data-dir", help="embedded PostgreSQL's data dir")
     return parser
 
 
@@ -85,29 +98,21 @@ def serve(settings: Settings, log_level: str = "info") -> int:
     from backend.main import create_app
     from backend.server import serve as run_server
 
-    embedded = None
-    if settings.database_url is None:
-        embedded = EmbeddedPostgres(settings.data_dir)
-        try:
-            url = embedded.start()
-        except EmbeddedDatabaseError as exc:
-            return _fail(str(exc))
-        settings = settings.model_copy(update={"database_url": SecretStr(url)})
-    url = settings.database_url_value() or ""
-    print(
-        f"stackdeck: serving http://{settings.host}:{settings.port} (database {mask_url(url)})",
-        file=sys.stderr,
-    )
-    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal; these
-    # handlers turn that into a normal exit so the embedded PostgreSQL is released below.
-    signal.signal(signal.SIGTERM, _exit_quietly)
     try:
-        run_server(create_app(settings), settings.host, settings.port, log_level)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if embedded is not None:
-            embedded.stop()
+        with database_for(settings) as resolved:
+            url = resolved.database_url_value() or ""
+            print(
+                f"stackdeck: serving http://{resolved.host}:{resolved.port} "
+                f"(database {mask_url(url)})",
+                file=sys.stderr,
+            )
+            # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal;
+            # this turns that into a normal exit, so the embedded PostgreSQL is released.
+            signal.signal(signal.SIGTERM, _exit_quietly)
+            with contextlib.suppress(KeyboardInterrupt):
+                run_server(create_app(resolved), resolved.host, resolved.port, log_level)
+    except EmbeddedDatabaseError as exc:
+        return _fail(str(exc))
     return 0
 
 
@@ -122,6 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(settings, args.log_level)
     if args.command == "migrate":
         return migrate(args, settings)
+    if args.command == "seed":
+        from backend.cli_seed import seed
+
+        return seed(args, settings)
     if args.command is None:
         return console(args, settings)
     parser.print_help()

@@ -17,9 +17,9 @@ import json
 import sys
 from typing import Any
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel
 
-from backend.db.embedded import EmbeddedDatabaseError, EmbeddedPostgres
+from backend.db.embedded import EmbeddedDatabaseError, database_for
 from backend.db.engine import create_engine
 from backend.db.errors import infrastructure_error
 from backend.errors import DomainError, InvalidInput, MigrationFailed, MigrationRunning, Unavailable
@@ -82,19 +82,11 @@ def add_migrate_parser(commands: Any) -> None:
 
 
 def migrate(args: argparse.Namespace, settings: Settings) -> int:
-    embedded = None
-    if settings.database_url is None:
-        embedded = EmbeddedPostgres(settings.data_dir)
-        try:
-            url = embedded.start()
-        except EmbeddedDatabaseError as exc:
-            return _error(str(exc), EXIT_USAGE)
-        settings = settings.model_copy(update={"database_url": SecretStr(url)})
     try:
-        return asyncio.run(_migrate(args, settings))
-    finally:
-        if embedded is not None:
-            embedded.stop()
+        with database_for(settings) as resolved:
+            return asyncio.run(_migrate(args, resolved))
+    except EmbeddedDatabaseError as exc:
+        return _error(str(exc), EXIT_USAGE)
 
 
 async def _migrate(args: argparse.Namespace, settings: Settings) -> int:

@@ -13,8 +13,8 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from backend.api import health, migrations, posts, transactions, users
 from backend.api.middleware import DeclaredBodyLimitMiddleware, RequestContextMiddleware
-from backend.api.problems import install_problem_handlers
-from backend.api.security import SecurityMiddleware
+from backend.api.problems import install_problem_handlers, install_problem_openapi
+from backend.api.security import OPEN_PATHS, SecurityMiddleware
 from backend.db.embedded import EmbeddedPostgres
 from backend.db.engine import create_engine, create_sessionmaker
 from backend.db.listener import Listener
@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(migrations.router)
     app.include_router(api)
     install_problem_handlers(app)
+    install_problem_openapi(app, OPEN_PATHS)
     # Added last is outermost: the request context wraps everything, errors included.
     # Starlette's limiter counts chunked bodies as they arrive (its 413 reaches our problem
     # handler); a declared Content-Length over the limit is refused before that.

@@ -14,8 +14,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import http, stream
+from benchmarks import bulk, http, stream
 from benchmarks.harness import backend, database, median
+from tests.pg import PgCluster
 
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -67,9 +68,41 @@ def stream_figures(api: str, quick: bool) -> list[Figure]:
     ]
 
 
-def http_figures(server_url: str, database_url: str, logs: Path, quick: bool) -> list[Figure]:
-    users = 2_000 if quick else 10_000
-    http.seed(f"{server_url}/api/v1", users, posts_per_user=3)
+def bulk_figures(
+    cluster: PgCluster, server_url: str, database_url: str, users: int
+) -> list[Figure]:
+    seeded = bulk.seed(database_url, users, posts_per_user=3)
+    scale = max(1, users * 4 // 100_000)  # pgbench rows = 100,000 x scale: the same row count
+    pgbench = bulk.pgbench_init(cluster, scale)
+    api = f"{server_url}/api/v1"
+    first = bulk.page_latency(api, {"limit": 100})
+    last = bulk.page_latency(api, {"limit": 100, "after": users - 100})
+    newest = bulk.page_latency(api, {"limit": 100, "order": "desc"})
+    offset = bulk.offset_latency(database_url, users - 100)
+    return [
+        Figure(
+            f"bulk seed {users:,} users + {3 * users:,} posts, rows/s "
+            f"vs pgbench -i ({pgbench:,.0f}/s)",
+            seeded / pgbench,
+            "x",
+            ">= 0.5",
+            seeded / pgbench >= 0.5,
+            f"{seeded:,.0f} rows/s",
+        ),
+        Figure(
+            f"last page of {users:,} users (keyset) vs the first ({first:.1f} ms)",
+            last / first,
+            "x",
+            "<= 1.5",
+            last / first <= 1.5,
+            f"{last:.1f} ms; newest first {newest:.1f} ms; OFFSET in SQL alone {offset:.1f} ms",
+        ),
+    ]
+
+
+def http_figures(
+    server_url: str, database_url: str, logs: Path, users: int, quick: bool
+) -> list[Figure]:
     seconds, repetitions = (4.0, 2) if quick else (10.0, 3)
     by_id = "/api/v1/users/{id}"
     page = "/api/v1/users?limit=100&embed=posts"
@@ -151,13 +184,15 @@ def main() -> int:
     args = parser.parse_args()
     console = Console()
     figures: list[Figure] = []
+    users = 100_000 if args.quick else 1_000_000
     with (
-        database() as (_, url),
+        database() as (cluster, url),
         tempfile.TemporaryDirectory() as logs,
         backend(url, Path(logs)) as server,
     ):
-        console.print(f"[dim]backend {server.url}, database {url.split('@')[-1]}[/dim]")
-        figures += http_figures(server.url, url, Path(logs), args.quick)
+        console.print(f"[dim]backend {server.url}; seeding {users:,} users[/dim]")
+        figures += bulk_figures(cluster, server.url, url, users)
+        figures += http_figures(server.url, url, Path(logs), users, args.quick)
         figures += stream_figures(f"{server.url}/api/v1", args.quick)
 
     table = Table(title="stackdeck benchmarks" + (" (quick)" if args.quick else ""))

@@ -63,25 +63,6 @@ def peer(name: str, database_url: str, log_dir: Path) -> Iterator[Target]:
         log.close()
 
 
-def seed(api: str, users: int, posts_per_user: int) -> None:
-    """Through the product's own bulk path: one transaction per batch."""
-    with httpx.Client(base_url=api, timeout=120) as client:
-        for start in range(0, users, 250):  # 250 users and their posts stay under 1 MiB
-            batch = [
-                {
-                    "name": f"Bench User {n}",
-                    "email": f"bench{n}@example.com",
-                    "posts": [
-                        {"title": f"Post {k} of {n}", "body": "lorem ipsum " * (5 + k * 20)}
-                        for k in range(posts_per_user)
-                    ],
-                }
-                for n in range(start, min(users, start + 250))
-            ]
-            response = client.post("/users/batch", json={"users": batch})
-            response.raise_for_status()
-
-
 def measure(
     target: Target, path: str, seconds: float, repetitions: int, ids: tuple[int, int] | None
 ) -> LoadResult:

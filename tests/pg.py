@@ -73,3 +73,18 @@ async def create_migrated_template(cluster: PgCluster) -> str:
 
     await anyio.to_thread.run_sync(command.upgrade, config, "head")
     return name
+
+
+async def truncate_all(url: str) -> None:
+    """Empty every table but alembic_version and restart ids: a clean slate in milliseconds."""
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        tables = await conn.fetch(
+            "SELECT quote_ident(tablename) AS name FROM pg_tables"
+            " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+        )
+        if tables:
+            names = ", ".join(t["name"] for t in tables)
+            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
@@ -11,8 +13,10 @@ from sqlalchemy import event
 
 from backend.main import create_app
 from backend.repositories.posts import PostsRepository
+from backend.repositories.users import UsersRepository
 from tests.conftest import make_settings
 from tests.helpers import free_port
+from tests.pg import asyncpg_dsn
 from tests.test_users_api import create_user
 
 
@@ -110,3 +114,46 @@ async def test_a_failed_commit_never_follows_a_2xx(client: httpx.AsyncClient, ap
         event.remove(engine.sync_engine, "commit", fail_commit)
     assert response.status_code == 503
     assert (await client.get("/users")).json()["items"] == []
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+async def test_a_body_that_is_not_json_is_415(
+    client: httpx.AsyncClient, content_type: str | None
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    body = b'{"name": "Ada", "email": "ada@example.com"}'
+    response = await client.post("/users", content=body, headers=headers)
+    assert response.status_code == 415
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["title"] == "Unsupported media type"
+    assert (await client.get("/users")).json()["items"] == []
+
+
+@pytest.mark.parametrize("resource", ["users", "posts"])
+async def test_patch_racing_a_delete_is_404_not_500(
+    client: httpx.AsyncClient,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    resource: str,
+) -> None:
+    """Found by the model-based test: the row vanished between the read and the UPDATE."""
+    user = await create_user(client, "Ada", "ada@example.com")
+    post = (await client.post("/posts", json={"user_id": user["id"], "title": "t"})).json()
+    target = user["id"] if resource == "users" else post["id"]
+    repository: Any = UsersRepository if resource == "users" else PostsRepository
+    real_get = repository.get
+
+    async def get_then_lose_the_row(self: Any, *args: Any, **kwargs: Any) -> Any:
+        row = await real_get(self, *args, **kwargs)
+        conn = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:  # a concurrent DELETE that commits before our UPDATE
+            await conn.execute(f"DELETE FROM {resource} WHERE id = $1", target)
+        finally:
+            await conn.close()
+        return row
+
+    monkeypatch.setattr(repository, "get", get_then_lose_the_row)
+    field = "name" if resource == "users" else "title"
+    response = await client.patch(f"/{resource}/{target}", json={field: "new"})
+    assert response.status_code == 404, response.text
+    assert response.headers["content-type"] == "application/problem+json"

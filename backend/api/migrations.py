@@ -20,7 +20,11 @@ from backend.schemas.types import Text
 router = APIRouter(
     prefix="/migrations",
     tags=["migrations"],
-    responses={**PROBLEM_RESPONSES, 500: problem_response("The migration failed; rolled back")},
+    responses={
+        **PROBLEM_RESPONSES,
+        409: problem_response("A migration is running: nothing was done, retry later"),
+        500: problem_response("The migration failed; rolled back"),
+    },
 )
 
 Revision = Annotated[

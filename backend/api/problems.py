@@ -85,8 +85,22 @@ async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     return domain_problem(await _explained(request, exc))
 
 
-async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+def _is_json(content_type: str | None) -> bool:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    # FastAPI parses a body as JSON only when it says it is JSON; any other body reaches the
+    # model as raw bytes and fails as a whole. That is the wrong media type, not bad fields.
+    content_type = request.headers.get("content-type")
+    if not _is_json(content_type) and any(
+        tuple(e["loc"]) == ("body",) and e["type"] != "missing" for e in exc.errors()
+    ):
+        return problem(415, "Unsupported media type", "send the body as application/json")
     # Inputs are not echoed back: they may be huge, or hold what the client should not log.
     errors = [
         {"field": _field_name(tuple(e["loc"])), "message": e["msg"], "type": e["type"]}
@@ -97,9 +111,12 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http_exception(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    title = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}.get(
-        exc.status_code, "HTTP error"
-    )
+    title = {
+        400: "Bad request",
+        404: "Not found",
+        405: "Method not allowed",
+        413: "Payload too large",
+    }.get(exc.status_code, "HTTP error")
     detail = exc.detail if isinstance(exc.detail, str) else None
     return problem(exc.status_code, title, detail, headers=dict(exc.headers or {}))
 
@@ -145,11 +162,89 @@ def problem_response(description: str) -> dict[str, Any]:
     return {"description": description, "model": Problem}
 
 
-# Documented on every resource router so the OpenAPI schema says what errors look like.
+# Documented on every resource router: any parameter or body may fail validation, and any
+# route that reaches the database may find it unavailable. 404 and 409 are declared where
+# they can happen (NOT_FOUND is added to every operation with an id in its path).
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: problem_response("Not found"),
-    409: problem_response("Conflict"),
-    413: problem_response("Payload too large"),
     422: problem_response("Validation failed"),
     503: problem_response("Database unavailable or schema not migrated; retry after Retry-After"),
 }
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: problem_response("Conflict: the email is taken (case-insensitively)"),
+}
+
+_NOT_FOUND = "Not found: no such id"
+_HOST = "Host not allowed, or a body that cannot be read (not UTF-8)"
+_TOKEN = "Missing or wrong bearer token (only when the server runs with STACKDECK_API_TOKEN)"
+_ORIGIN = "Forbidden: a state-changing request from a foreign Origin"
+_TOO_LARGE = "Payload too large: the body is over the limit (1 MiB by default)"
+_MEDIA_TYPE = "Unsupported media type: the body must be application/json"
+_SAFE_METHODS = frozenset({"get", "head", "options"})
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def _middleware_statuses(
+    path: str, method: str, operation: dict[str, Any], open_paths: frozenset[str]
+) -> dict[str, str]:
+    """Statuses answered before the route runs (backend/api/security.py, middleware.py)."""
+    statuses = {"400": _HOST}
+    if path not in open_paths:
+        statuses["401"] = _TOKEN
+    if method not in _SAFE_METHODS:
+        statuses["403"] = _ORIGIN
+    if any(p.get("in") == "path" for p in operation.get("parameters", [])):
+        statuses["404"] = _NOT_FOUND
+    if "requestBody" in operation:
+        statuses["413"] = _TOO_LARGE
+        statuses["415"] = _MEDIA_TYPE
+    return statuses
+
+
+def document_problems(document: dict[str, Any], open_paths: frozenset[str]) -> dict[str, Any]:
+    """Make the OpenAPI document tell the truth about errors, in place.
+
+    Every error leaves as application/problem+json (FastAPI would document application/json),
+    and the statuses the middleware answers with are listed on the operations they guard.
+    """
+    problem_content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method not in _HTTP_METHODS:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, description in _middleware_statuses(
+                path, method, operation, open_paths
+            ).items():
+                responses.setdefault(status, {"description": description})
+            for status, response in responses.items():
+                if status[:1] in "45":
+                    response["content"] = dict(problem_content)
+            if "503" in responses:
+                responses["503"]["headers"] = {
+                    "Retry-After": {
+                        "description": "seconds to wait before retrying",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    }
+                }
+            operation["responses"] = dict(sorted(responses.items()))
+    schemas = document.get("components", {}).get("schemas", {})
+    # FastAPI's own 422 shapes: no response uses them once every 422 is a Problem.
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return document
+
+
+def install_problem_openapi(app: FastAPI, open_paths: frozenset[str]) -> None:
+    """Post-process FastAPI's generated document once, when it is first asked for.
+
+    `open_paths` are those served without a token (no 401 is documented on them).
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(generate(), open_paths)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel
 
 from backend.api.deps import UsersServiceDep
-from backend.api.problems import PROBLEM_RESPONSES
+from backend.api.problems import CONFLICT, PROBLEM_RESPONSES
 from backend.schemas.common import Page
 from backend.schemas.transactions import BatchResult, UserBatch
 from backend.schemas.types import MAX_BIGINT, Text
@@ -57,7 +57,7 @@ async def get_user(user_id: UserId, users: UsersServiceDep) -> UserWithPosts:
     return UserWithPosts.model_validate(await users.get(user_id))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="Create a user")
+@router.post("", status_code=status.HTTP_201_CREATED, responses=CONFLICT, summary="Create a user")
 async def create_user(data: UserCreate, users: UsersServiceDep, response: Response) -> UserRead:
     user = await users.create(data)
     response.headers["Location"] = f"/api/v1/users/{user.id}"
@@ -67,13 +67,14 @@ async def create_user(data: UserCreate, users: UsersServiceDep, response: Respon
 @router.post(
     "/batch",
     status_code=status.HTTP_201_CREATED,
+    responses=CONFLICT,
     summary="Create up to 1,000 users (with posts) in one transaction: all or nothing",
 )
 async def create_users_batch(batch: UserBatch, users: UsersServiceDep) -> BatchResult:
     return await users.create_batch(batch)
 
 
-@router.patch("/{user_id}", summary="Change a user's name or email")
+@router.patch("/{user_id}", responses=CONFLICT, summary="Change a user's name or email")
 async def update_user(user_id: UserId, data: UserUpdate, users: UsersServiceDep) -> UserRead:
     return UserRead.model_validate(await users.update(user_id, data))
 

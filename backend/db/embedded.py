@@ -9,10 +9,15 @@ from __future__ import annotations
 import logging
 import subprocess
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy.engine import make_url
+
+from backend.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -84,3 +89,21 @@ class EmbeddedPostgres:
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+@contextmanager
+def database_for(settings: Settings) -> Iterator[Settings]:
+    """Settings with a database URL: the given one, or the embedded server's, started here.
+
+    The embedded server is released when the block ends (it stops once no process uses it).
+    Raises EmbeddedDatabaseError when it cannot start.
+    """
+    if settings.database_url is not None:
+        yield settings
+        return
+    embedded = EmbeddedPostgres(settings.data_dir)
+    url = embedded.start()
+    try:
+        yield settings.model_copy(update={"database_url": SecretStr(url)})
+    finally:
+        embedded.stop()

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from backend.db.errors import FOREIGN_KEY_VIOLATION, sqlstate
 from backend.db.models import Post
@@ -13,6 +14,7 @@ from backend.errors import FieldError, InvalidInput, NotFound
 from backend.repositories.posts import PostsRepository
 from backend.schemas.posts import PostCreate, PostRead, PostUpdate
 from backend.services.idempotency import IdempotencyRequest
+from backend.services.paging import split_page
 from backend.services.unit_of_work import UnitOfWork
 
 
@@ -35,9 +37,7 @@ class PostsService:
     ) -> tuple[Sequence[Post], int | None]:
         async with self.uow.read():
             rows = await self.posts.page_after(after, limit + 1, user_id)
-        if len(rows) > limit:
-            return rows[:limit], rows[limit - 1].id
-        return rows, None
+        return split_page(rows, limit)
 
     async def get(self, post_id: int) -> Post:
         async with self.uow.read():
@@ -67,7 +67,11 @@ class PostsService:
                 raise NotFound(f"post {post_id} does not exist")
             for name, value in data.model_dump(exclude_unset=True).items():
                 setattr(post, name, value)
-            await self.posts.session.flush()
+            try:
+                await self.posts.session.flush()
+            except StaleDataError:
+                # Deleted (or its author was) by a concurrent request since our read.
+                raise NotFound(f"post {post_id} does not exist") from None
         return post
 
     async def delete(self, post_id: int) -> None:

@@ -16,6 +16,7 @@ from backend.schemas.transactions import (
     TransactionStats,
 )
 from backend.services.events import EventHub, LogEvent, Subscription
+from backend.services.paging import split_page
 from backend.services.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,7 @@ class TransactionsService:
     ) -> tuple[Sequence[TransactionLog], int | None]:
         async with self.uow.read():
             rows = await self.log.page_after(after, limit + 1, descending)
-        if len(rows) > limit:
-            return rows[:limit], rows[limit - 1].id
-        return rows, None
+        return split_page(rows, limit)
 
     async def stats(self, window: int) -> TransactionStats:
         async with self.uow.read():

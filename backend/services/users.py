@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from backend.db.errors import UNIQUE_VIOLATION, constraint_name, sqlstate
 from backend.db.models import User
@@ -16,6 +17,7 @@ from backend.repositories.users import UsersRepository
 from backend.schemas.transactions import BatchResult, UserBatch
 from backend.schemas.users import UserCreate, UserRead, UserUpdate
 from backend.services.idempotency import IdempotencyRequest
+from backend.services.paging import split_page
 from backend.services.unit_of_work import UnitOfWork
 
 
@@ -43,9 +45,7 @@ class UsersService:
     ) -> tuple[Sequence[User], int | None]:
         async with self.uow.read():
             rows = await self.users.page_after(after, limit + 1, q, embed_posts, descending)
-        if len(rows) > limit:
-            return rows[:limit], rows[limit - 1].id
-        return rows, None
+        return split_page(rows, limit)
 
     async def count(self, q: str | None) -> int:
         async with self.uow.read():
@@ -85,6 +85,9 @@ class UsersService:
                 await self.users.session.flush()
             except IntegrityError as exc:
                 raise email_conflict(exc, changes.get("email")) from None
+            except StaleDataError:
+                # Deleted by a concurrent request between our read and our update.
+                raise NotFound(f"user {user_id} does not exist") from None
             # The flush expires SQL-expression attributes; an update cannot change this one.
             set_committed_value(user, "post_count", post_count)
         return user
