@@ -118,7 +118,7 @@ def first_paint(repetitions: int) -> list[float]:
                     screen = subprocess.run(
                         [*tmux, "capture-pane", "-p", "-t", "b"], capture_output=True, text=True
                     ).stdout
-                    if "User 0 " in screen or "User 0\u2502" in screen or "u0-" in screen:
+                    if "u0-" in screen:
                         times.append(time.perf_counter() - started)
                         break
                     if time.perf_counter() - started > 60:
@@ -278,7 +278,21 @@ def main() -> int:
     ):
         api = f"{server.url}/api/v1"
         started = time.perf_counter()
-        asyncio.run(seed(api, args.users))
+        # The product's bulk path (COPY); 1,000,000 users take seconds, not minutes.
+        subprocess.run(
+            [
+                str(STACKDECK),
+                "seed",
+                "--users",
+                str(args.users),
+                "--posts-per-user",
+                "1",
+                "--database-url",
+                url,
+            ],
+            check=True,
+            capture_output=True,
+        )
         figures["seed_seconds"] = time.perf_counter() - started
         run = subprocess.run(
             [sys.executable, "-m", "benchmarks.console", "--child", api, "--rows", str(args.rows)],
