@@ -90,8 +90,11 @@ class Settings(BaseSettings):
         description="Host names accepted besides 127.0.0.1, localhost and ::1 (comma-separated)",
     )
     port: int = Field(default=8000, ge=0, le=65535)
-    pool_size: int = Field(default=5, ge=1, le=200)
-    pool_max_overflow: int = Field(default=5, ge=0, le=200)
+    # Overflow connections are closed as soon as the pool's slots are full again, so under
+    # steady load beyond pool_size they are opened and closed over and over (and prepare
+    # their statements anew): the default is one fixed pool, ample for two cores.
+    pool_size: int = Field(default=10, ge=1, le=200)
+    pool_max_overflow: int = Field(default=0, ge=0, le=200)
     pool_timeout: float = Field(default=5.0, gt=0, description="seconds to wait for a connection")
     statement_timeout_ms: int = Field(default=15_000, ge=0, description="0 disables it")
     connect_timeout: float = Field(default=5.0, gt=0)
