@@ -31,10 +31,11 @@ class MigrationsPane(Pane):
         yield Static("", id="mig-summary")
         yield Static("", id="mig-drift")
         table: DataTable[Any] = DataTable(id="mig-history", cursor_type="row")
-        table.add_column("", key="mark")
-        table.add_column("revision", key="revision")
-        table.add_column("message", key="message")
-        table.add_column("created", key="created")
+        # Fixed widths: the history is short, and a redraw never shifts the columns.
+        table.add_column("", key="mark", width=1)
+        table.add_column("revision", key="revision", width=30)
+        table.add_column("message", key="message", width=28)
+        table.add_column("created", key="created", width=16)
         yield table
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -13,15 +13,17 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import DataTable, Label, Sparkline, Static
 
 from tui.client import ApiClient, ApiError
 from tui.widgets.cells import cell, when
 from tui.widgets.pane import Pane
 
-ROWS = 200  # rows kept on screen; older ones scroll away for good
+ROWS = 200  # rows kept (up to twice as many between trims); older ones go for good
 WINDOW = 60  # seconds in the sparkline
 MAX_BACKOFF = 5.0
+FLUSH_EVERY = 0.1  # seconds: a burst of events is drawn once
 
 
 def demo_batch() -> list[dict[str, Any]]:
@@ -54,6 +56,8 @@ class TransactionsPane(Pane):
         self.totals = {"committed": 0, "rolled_back": 0}
         self.connected = False
         self._colours: dict[str, str] = {}
+        self._pending: list[dict[str, Any]] = []
+        self._flush_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield self.message
@@ -141,34 +145,49 @@ class TransactionsPane(Pane):
         self._show_totals()
 
     def add(self, item: dict[str, Any], *, live: bool) -> None:
+        """Take one outcome; the table, chart and totals are redrawn at most 10 times a second."""
         item_id = int(item["id"])
         if self.last_id is not None and item_id <= self.last_id:
             return  # already shown: a replay after reconnecting
         self.last_id = item_id
-        outcome = str(item.get("outcome", ""))
         if live:
             self._advance()
+            outcome = str(item.get("outcome", ""))
             series = self.committed if outcome == "committed" else self.rolled_back
             series[-1] += 1
-            key = "committed" if outcome == "committed" else "rolled_back"
-            self.totals[key] += 1
-            self._show_chart()
-            self._show_totals()
+            self.totals["committed" if outcome == "committed" else "rolled_back"] += 1
+        self._pending.append(item)
+        if self._flush_timer is None:
+            self._flush_timer = self.set_timer(FLUSH_EVERY, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_timer = None
+        items, self._pending = self._pending[-ROWS:], []
+        if not items:
+            return
         table = self.table
         following = table.row_count == 0 or table.cursor_row >= table.row_count - 1
-        table.add_row(
-            cell(when(item.get("occurred_at"), seconds=True)),
-            cell(item.get("operation", "")),
-            cell(f"{item.get('entity', '')}#{item.get('entity_id') or ''}".rstrip("#")),
-            self._outcome(outcome, item.get("reason")),
-            cell(f"{float(item.get('duration_ms') or 0):.1f}"),
-            cell(item.get("statement_count", "")),
-            key=str(item_id),
-        )
-        while table.row_count > ROWS:
-            table.remove_row(next(iter(table.rows)))
+        for item in items:
+            table.add_row(
+                cell(when(item.get("occurred_at"), seconds=True)),
+                cell(item.get("operation", "")),
+                cell(f"{item.get('entity', '')}#{item.get('entity_id') or ''}".rstrip("#")),
+                self._outcome(str(item.get("outcome", "")), item.get("reason")),
+                cell(f"{float(item.get('duration_ms') or 0):.1f}"),
+                cell(item.get("statement_count", "")),
+                key=str(item["id"]),
+            )
+        if table.row_count > 2 * ROWS:
+            # Trimming row by row costs a pass over the table each; one refill is cheaper.
+            keep = list(table.ordered_rows)[-ROWS:]
+            cells = [table.get_row(row.key) for row in keep]
+            table.clear()
+            for row, values in zip(keep, cells, strict=True):
+                table.add_row(*values, key=row.key.value)
         if following:
             table.move_cursor(row=table.row_count - 1, animate=False)
+        self._show_chart()
+        self._show_totals()
 
     def _outcome(self, outcome: str, reason: object) -> Text:
         if not self._colours:
