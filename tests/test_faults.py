@@ -58,10 +58,10 @@ async def test_exhausted_pool_answers_503_and_recovers_idle(
     async with table_locked(database_url):
         requests = [asyncio.create_task(tight_client.get("/users")) for _ in range(200)]
         await until_waiting(database_url, count=10)
-        await asyncio.sleep(1.5)  # past the pool timeout: the queued requests give up
+        await asyncio.sleep(2.5)  # well past the 1 s pool timeout: the queued requests give up
     statuses = Counter(r.status_code for r in await asyncio.gather(*requests))
     assert set(statuses) <= {200, 503}, statuses
-    assert statuses[503] >= 150 and statuses[200] >= 1
+    assert statuses[503] >= 100 and statuses[200] >= 10
     await eventually(lambda: pool.checkedout() == 0, within=5)
     assert (await tight_client.get("/health")).json()["database"] == "up"
 

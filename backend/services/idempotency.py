@@ -18,7 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.db.models import IdempotencyKey
-from backend.errors import FieldError, InvalidInput
+from backend.db.errors import infrastructure_error
+from backend.errors import FieldError, InvalidInput, SchemaNotReady
 
 log = logging.getLogger(__name__)
 
@@ -90,5 +91,11 @@ async def purge_periodically(
                 purged = await purge_expired(session)
             log.info("purged %d expired idempotency keys", purged)
         except (SQLAlchemyError, OSError) as exc:
-            log.warning("could not purge idempotency keys: %s", type(exc).__name__)
+            # Before the schema is migrated there is nothing to purge: not worth a warning.
+            level = (
+                logging.DEBUG
+                if isinstance(infrastructure_error(exc), SchemaNotReady)
+                else logging.WARNING
+            )
+            log.log(level, "could not purge idempotency keys: %s", type(exc).__name__)
         await asyncio.sleep(every_seconds)
