@@ -150,16 +150,20 @@ async def test_a_lock_holder_that_dies_releases_the_lock_and_changes_nothing(
     started = time.monotonic()
     with pytest.raises(MigrationRunning):
         await MigrationsService(engine).upgrade("head")  # another "backend": refused at once
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # not the 60 s the first run sleeps: no wait
     with pytest.raises(MigrationRunning):  # Alembic runs one command at a time per process
         await service.sql(HEAD, "head")
 
-    async with connection(database_url) as admin:
-        killed = await admin.fetchval(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()"
-        )
-    assert killed is True
+    async def kill_the_sleeper() -> bool:
+        # The lock is taken before the slow revision's statement starts: wait for it.
+        async with connection(database_url) as admin:
+            killed = await admin.fetchval(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()"
+            )
+        return killed is True
+
+    await eventually(kill_the_sleeper)
     with pytest.raises(MigrationInterrupted) as interrupted:
         await asyncio.wait_for(first, 10)
     assert f"the database is still at {HEAD}" in interrupted.value.detail
