@@ -22,7 +22,7 @@ from pydantic import SecretStr
 
 from backend.main import create_app
 from backend.settings import Settings
-from tests.helpers import eventually, free_port
+from tests.helpers import asgi_client, eventually, free_port
 from tests.pg import PgCluster, create_migrated_template, start_cluster
 
 
@@ -132,6 +132,5 @@ async def live_client(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClien
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1/api/v1") as c:
+    async with asgi_client(app) as c:
         yield c

@@ -6,9 +6,12 @@ import asyncio
 import re
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import httpx
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
 
 def free_port() -> int:
@@ -37,3 +40,21 @@ def statements(response: httpx.Response) -> int:
     match = re.search(r'desc="(\d+) statements"', response.headers["server-timing"])
     assert match, response.headers["server-timing"]
     return int(match.group(1))
+
+
+API = "http://127.0.0.1/api/v1"
+
+
+@asynccontextmanager
+async def asgi_client(app: FastAPI, base_url: str = API) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that calls the app in-process; the app's lifespan must be running."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+        yield client
+
+
+@asynccontextmanager
+async def serving(app: FastAPI, base_url: str = API) -> AsyncIterator[httpx.AsyncClient]:
+    """The app's lifespan run, and an in-process client for it."""
+    async with LifespanManager(app), asgi_client(app, base_url) as client:
+        yield client

@@ -13,14 +13,10 @@ from alembic.config import Config
 from sqlalchemy.engine import make_url
 
 from backend.db.embedded import EmbeddedPostgres
+from backend.db.listener import asyncpg_dsn as asyncpg_dsn  # the one DSN conversion, shared
 from backend.settings import normalize_database_url
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def asyncpg_dsn(url: str) -> str:
-    """SQLAlchemy's URL as a plain libpq-style DSN that asyncpg.connect accepts."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def alembic_config(url: str) -> Config:

@@ -8,14 +8,13 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import event
 
 from backend.main import create_app
 from backend.repositories.posts import PostsRepository
 from backend.repositories.users import UsersRepository
 from tests.conftest import make_settings
-from tests.helpers import free_port
+from tests.helpers import free_port, serving
 from tests.pg import asyncpg_dsn
 from tests.test_users_api import create_user
 
@@ -64,23 +63,19 @@ async def test_chunked_body_over_one_mebibyte_is_413(client: httpx.AsyncClient) 
 async def test_unreachable_database_is_503_with_retry_after_and_degraded_health() -> None:
     dead = f"postgresql+asyncpg://stackdeck:s3cret@127.0.0.1:{free_port()}/nowhere"
     app = create_app(make_settings(dead, connect_timeout=2, pool_timeout=2))
-    async with LifespanManager(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://127.0.0.1/api/v1"
-        ) as client:
-            health = await client.get("/health")
-            assert health.status_code == 200
-            assert health.json() == {"status": "degraded", "database": "down", "schema": None}
-            for request in (
-                client.get("/users"),
-                client.post("/users", json={"name": "Ada", "email": "ada@example.com"}),
-            ):
-                response = await request
-                assert response.status_code == 503
-                assert response.headers["retry-after"] == "1"
-                assert response.headers["content-type"] == "application/problem+json"
-                assert "s3cret" not in response.text
+    async with serving(app) as client:
+        health = await client.get("/health")
+        assert health.status_code == 200
+        assert health.json() == {"status": "degraded", "database": "down", "schema": None}
+        for request in (
+            client.get("/users"),
+            client.post("/users", json={"name": "Ada", "email": "ada@example.com"}),
+        ):
+            response = await request
+            assert response.status_code == 503
+            assert response.headers["retry-after"] == "1"
+            assert response.headers["content-type"] == "application/problem+json"
+            assert "s3cret" not in response.text
 
 
 async def test_failure_after_the_first_statement_leaves_nothing(

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from backend.main import create_app
 from tests.conftest import LiveServer, make_settings
 from tests.faults import table_locked, terminate, until_waiting
-from tests.helpers import eventually
+from tests.helpers import asgi_client, eventually, serving
 from tests.test_transactions import count, log_rows
 
 
@@ -31,8 +31,7 @@ async def tight_app(database_url: str) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture
 async def tight_client(tight_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=tight_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1/api/v1") as c:
+    async with asgi_client(tight_app) as c:
         yield c
 
 
@@ -58,20 +57,18 @@ async def test_exhausted_pool_answers_503_and_recovers_idle(database_url: str) -
         database_url, pool_size=5, pool_max_overflow=5, pool_timeout=1, statement_timeout_ms=20_000
     )
     app = create_app(settings)
-    async with LifespanManager(app):
+    async with serving(app) as c:
         pool = app.state.engine.pool
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1/api/v1") as c:
-            async with table_locked(database_url):
-                requests = [asyncio.create_task(c.get("/users")) for _ in range(200)]
-                await until_waiting(database_url, count=10)
-                await asyncio.sleep(2.5)  # past the pool timeout: the queued requests gave up
-            statuses = Counter(r.status_code for r in await asyncio.gather(*requests))
-            # The ten with a connection are served once the lock goes; the rest got 503.
-            assert set(statuses) <= {200, 503}, statuses
-            assert statuses[503] >= 150 and statuses[200] >= 10, statuses
-            await eventually(lambda: pool.checkedout() == 0, within=5)
-            assert (await c.get("/health")).json()["database"] == "up"
+        async with table_locked(database_url):
+            requests = [asyncio.create_task(c.get("/users")) for _ in range(200)]
+            await until_waiting(database_url, count=10)
+            await asyncio.sleep(2.5)  # past the pool timeout: the queued requests gave up
+        statuses = Counter(r.status_code for r in await asyncio.gather(*requests))
+        # The ten with a connection are served once the lock goes; the rest got 503.
+        assert set(statuses) <= {200, 503}, statuses
+        assert statuses[503] >= 150 and statuses[200] >= 10, statuses
+        await eventually(lambda: pool.checkedout() == 0, within=5)
+        assert (await c.get("/health")).json()["database"] == "up"
 
 
 async def test_killed_connection_fails_only_its_request(

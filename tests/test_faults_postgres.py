@@ -12,12 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from backend.db.embedded import EmbeddedPostgres
 from backend.main import create_app
 from tests.conftest import make_settings
 from tests.faults import pg_ctl, postmaster_pid, start_again
+from tests.helpers import serving
 from tests.pg import PgCluster, create_migrated_template
 from tests.test_transactions import count, log_rows
 
@@ -41,10 +41,8 @@ async def own_database(own_server: EmbeddedPostgres) -> str:
 async def own_client(own_database: str) -> AsyncIterator[httpx.AsyncClient]:
     settings = make_settings(own_database, pool_timeout=2, connect_timeout=2)
     app = create_app(settings)
-    async with LifespanManager(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1/api/v1") as c:
-            yield c
+    async with serving(app) as c:
+        yield c
 
 
 @dataclass

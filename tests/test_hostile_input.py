@@ -17,10 +17,10 @@ import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
-from asgi_lifespan import LifespanManager
 
 from backend.main import create_app
 from tests.conftest import make_settings
+from tests.helpers import serving
 from tests.pg import PgCluster, asyncpg_dsn
 
 JSON = {"content-type": "application/json"}
@@ -176,13 +176,11 @@ async def seeded(pg: PgCluster, template_db: str) -> AsyncIterator[httpx.AsyncCl
     """One app and database for the whole table: the cases only read, or are refused."""
     name = await pg.create_database(template=template_db)
     app = create_app(make_settings(pg.url_for(name)))
-    async with LifespanManager(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-            user = await client.post("/users", json={"name": "Ada", "email": "ada@example.com"})
-            post = await client.post("/posts", json={"user_id": 1, "title": "first"})
-            assert (user.json()["id"], post.json()["id"]) == (1, 1)
-            yield client
+    async with serving(app, BASE_URL) as client:
+        user = await client.post("/users", json={"name": "Ada", "email": "ada@example.com"})
+        post = await client.post("/posts", json={"user_id": 1, "title": "first"})
+        assert (user.json()["id"], post.json()["id"]) == (1, 1)
+        yield client
     await pg.drop_database(name)
 
 

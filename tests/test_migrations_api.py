@@ -16,7 +16,7 @@ from backend.main import create_app
 from backend.services.events import LogEvent
 from backend.services.transactions import TransactionStream
 from tests.conftest import make_settings
-from tests.helpers import eventually
+from tests.helpers import asgi_client, eventually
 from tests.migrations import (
     BELOW_HEAD,
     HEAD,
@@ -37,8 +37,7 @@ async def empty_app(empty_database_url: str) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture
 async def empty_client(empty_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=empty_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1/api/v1") as c:
+    async with asgi_client(empty_app) as c:
         yield c
 
 

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy.engine import make_url
 
 from backend.main import create_app
 from tests.conftest import make_settings
 from tests.faults import table_locked
-from tests.helpers import free_port
+from tests.helpers import free_port, serving
 from tests.pg import PgCluster
 from tests.processes import backend_process
 
@@ -61,35 +60,31 @@ async def test_error_paths_never_show_the_password(
     caplog.set_level(logging.DEBUG)
     seen: list[str] = []
     app = create_app(make_settings(canary_url, statement_timeout_ms=300))
-    async with LifespanManager(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1/api/v1") as c:
-            body = {"name": "Ada", "email": "ada@example.com"}
-            requests = [
-                c.get("/health"),
-                c.post("/users", json=body),
-                c.post("/users", json=body),  # 409
-                c.post("/users", json={"name": "\x00"}),  # 422
-                c.get("/users/999"),  # 404
-                c.post("/posts", json={"user_id": 999, "title": "t"}),  # 422 from the database
-                c.get("/openapi.json"),
-            ]
-            for request in requests:
-                response = await request
-                seen.append(response.text + str(response.headers))
-            async with table_locked(canary_url):
-                timed_out = await c.get("/users")  # 503 statement timeout
-            assert timed_out.status_code == 503
-            seen.append(timed_out.text)
+    async with serving(app) as c:
+        body = {"name": "Ada", "email": "ada@example.com"}
+        requests = [
+            c.get("/health"),
+            c.post("/users", json=body),
+            c.post("/users", json=body),  # 409
+            c.post("/users", json={"name": "\x00"}),  # 422
+            c.get("/users/999"),  # 404
+            c.post("/posts", json={"user_id": 999, "title": "t"}),  # 422 from the database
+            c.get("/openapi.json"),
+        ]
+        for request in requests:
+            response = await request
+            seen.append(response.text + str(response.headers))
+        async with table_locked(canary_url):
+            timed_out = await c.get("/users")  # 503 statement timeout
+        assert timed_out.status_code == 503
+        seen.append(timed_out.text)
         seen.append(repr(app.state.settings) + app.state.database_url)
 
     dead = make_url(canary_url).set(host="127.0.0.1", port=free_port(), query={})
     down = create_app(make_settings(dead.render_as_string(False), connect_timeout=1))
-    async with LifespanManager(down):
-        transport = httpx.ASGITransport(app=down)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1/api/v1") as c:
-            for path in ("/health", "/users"):
-                seen.append((await c.get(path)).text)
+    async with serving(down) as c:
+        for path in ("/health", "/users"):
+            seen.append((await c.get(path)).text)
 
     seen += await asyncio.to_thread(command_line_outputs, canary_url, tmp_path)
 

@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from pydantic import SecretStr, ValidationError
 
 from backend.main import create_app
 from backend.settings import Settings
 from tests.conftest import make_settings
+from tests.helpers import serving
 from tests.test_settings import run_cli
 
 TOKEN = "t0ken-for-tests"
@@ -34,11 +34,9 @@ async def test_foreign_host_is_refused(client: httpx.AsyncClient, host: str) -> 
 async def test_configured_host_names_are_served(database_url: str) -> None:
     settings = make_settings(database_url, allowed_hosts="deck.internal, other.test")
     app = create_app(settings)
-    async with LifespanManager(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://deck.internal") as c:
-            assert (await c.get("/api/v1/users")).status_code == 200
-            assert (await c.get("/api/v1/users", headers={"Host": "nope.test"})).status_code == 400
+    async with serving(app, "http://deck.internal") as c:
+        assert (await c.get("/api/v1/users")).status_code == 200
+        assert (await c.get("/api/v1/users", headers={"Host": "nope.test"})).status_code == 400
 
 
 @pytest.mark.parametrize("origin", ["https://evil.example", "null", "http://127.0.0.1.evil.test"])
@@ -74,10 +72,8 @@ async def test_no_cors_is_offered(client: httpx.AsyncClient) -> None:
 @pytest.fixture
 async def token_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(make_settings(database_url, api_token=SecretStr(TOKEN)))
-    async with LifespanManager(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
-            yield c
+    async with serving(app, "http://127.0.0.1") as c:
+        yield c
 
 
 @pytest.mark.parametrize("path", ["/api/v1/users", "/api/v1/transactions", "/openapi.json"])
