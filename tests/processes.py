@@ -7,8 +7,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,3 +76,20 @@ def stop(process: subprocess.Popen[str], timeout: float = 15.0) -> int:
             process.kill()
             process.wait(5)
     return process.returncode
+
+
+Served = tuple[Backend, httpx.AsyncClient]
+
+
+@asynccontextmanager
+async def two_backends(
+    database_url: str, log_dir: Path, client_timeout: float = 30
+) -> AsyncIterator[tuple[Served, Served]]:
+    """Two `stackdeck serve` processes on one database, each with an API client."""
+    env = {"STACKDECK_DATABASE_URL": database_url}
+    with backend_process(log_dir, env=env) as one, backend_process(log_dir, env=env) as two:
+        async with (
+            httpx.AsyncClient(base_url=f"{one.url}/api/v1", timeout=client_timeout) as a,
+            httpx.AsyncClient(base_url=f"{two.url}/api/v1", timeout=client_timeout) as b,
+        ):
+            yield (one, a), (two, b)

@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from tests.helpers import eventually
-from tests.processes import backend_process
+from tests.processes import backend_process, two_backends
 from tests.sse import Subscriber
 from tests.test_transactions import count, log_rows
 
@@ -30,37 +30,33 @@ async def consistent(database_url: str) -> None:
 async def test_a_killed_backend_leaves_the_other_serving_and_nothing_partial(
     database_url: str, tmp_path: Path
 ) -> None:
-    env = {"STACKDECK_DATABASE_URL": database_url}
-    with backend_process(tmp_path, env=env) as doomed, backend_process(tmp_path, env=env) as steady:
-        async with (
-            httpx.AsyncClient(base_url=f"{doomed.url}/api/v1", timeout=30) as a,
-            httpx.AsyncClient(base_url=f"{steady.url}/api/v1", timeout=30) as b,
-        ):
-            numbers = itertools.count()
+    async with two_backends(database_url, tmp_path) as ((doomed, a), (_, b)):
+        numbers = itertools.count()
 
-            async def write(client: httpx.AsyncClient) -> int | str:
-                n = next(numbers)
-                try:
-                    response = await client.post("/users", json={"name": "U", "email": f"{n}@x.io"})
-                except httpx.TransportError as exc:
-                    return type(exc).__name__
-                return response.status_code
+        async def write(client: httpx.AsyncClient) -> int | str:
+            n = next(numbers)
+            try:
+                response = await client.post("/users", json={"name": "U", "email": f"{n}@x.io"})
+            except httpx.TransportError as exc:
+                return type(exc).__name__
+            return response.status_code
 
-            async def load(client: httpx.AsyncClient, seconds: float) -> list[int | str]:
-                results, stop = [], time.monotonic() + seconds
-                while time.monotonic() < stop:
-                    results += await asyncio.gather(*(write(client) for _ in range(8)))
-                return results
+        async def load(client: httpx.AsyncClient, seconds: float) -> list[int | str]:
+            results, stop = [], time.monotonic() + seconds
+            while time.monotonic() < stop:
+                results += await asyncio.gather(*(write(client) for _ in range(8)))
+            return results
 
-            on_doomed = asyncio.create_task(load(a, 3))
-            on_steady = asyncio.create_task(load(b, 3))
-            await asyncio.sleep(1)
-            doomed.process.send_signal(signal.SIGKILL)
-            steady_results = await on_steady
-            doomed_results = await on_doomed
+        on_doomed = asyncio.create_task(load(a, 3))
+        on_steady = asyncio.create_task(load(b, 3))
+        await asyncio.sleep(1)
+        doomed.process.send_signal(signal.SIGKILL)
+        steady_results = await on_steady
+        doomed_results = await on_doomed
     assert set(steady_results) == {201}, Counter(steady_results)
     assert any(isinstance(r, str) for r in doomed_results)  # it did die mid-load
     await consistent(database_url)
+    env = {"STACKDECK_DATABASE_URL": database_url}
     with backend_process(tmp_path, env=env) as restarted:
         async with httpx.AsyncClient(base_url=f"{restarted.url}/api/v1") as client:
             response = await client.post("/users", json={"name": "R", "email": "r@x.io"})
@@ -74,48 +70,43 @@ async def test_a_killed_backend_leaves_the_other_serving_and_nothing_partial(
 async def test_soak_mixed_load_on_two_backends_agrees_exactly_and_does_not_grow(
     database_url: str, tmp_path: Path, seconds: int
 ) -> None:
-    env = {"STACKDECK_DATABASE_URL": database_url}
-    with backend_process(tmp_path, env=env) as one, backend_process(tmp_path, env=env) as two:
-        async with (
-            httpx.AsyncClient(base_url=f"{one.url}/api/v1", timeout=30) as a,
-            httpx.AsyncClient(base_url=f"{two.url}/api/v1", timeout=30) as b,
-        ):
-            readers = [Subscriber(a).start(), Subscriber(b).start()]
-            for reader in readers:
-                await asyncio.wait_for(reader.connected.wait(), 10)
-            rng = random.Random(11)
-            statuses: Counter[int] = Counter()
-            processes = [psutil.Process(one.process.pid), psutil.Process(two.process.pid)]
-            warm: list[int] = []
-            started = time.monotonic()
-            n = 0
-            rate = 40  # requests a second, spread over both backends
-            while (elapsed := time.monotonic() - started) < seconds:
-                client = a if n % 2 else b
-                kind = rng.random()
-                if kind < 0.5:
-                    email = f"s{rng.randrange(n + 1)}@soak.io"  # repeats make some 409s
-                    response = await client.post("/users", json={"name": "S", "email": email})
-                elif kind < 0.9:
-                    response = await client.get("/users", params={"limit": 50, "embed": "posts"})
-                else:
-                    response = await client.get("/transactions/stats")
-                statuses[response.status_code] += 1
-                n += 1
-                if not warm and elapsed > min(3, seconds / 3):
-                    warm = [p.memory_info().rss for p in processes]
-                await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
-            final = [p.memory_info().rss for p in processes]
+    async with two_backends(database_url, tmp_path) as ((one, a), (two, b)):
+        readers = [Subscriber(a).start(), Subscriber(b).start()]
+        for reader in readers:
+            await asyncio.wait_for(reader.connected.wait(), 10)
+        rng = random.Random(11)
+        statuses: Counter[int] = Counter()
+        processes = [psutil.Process(one.process.pid), psutil.Process(two.process.pid)]
+        warm: list[int] = []
+        started = time.monotonic()
+        n = 0
+        rate = 40  # requests a second, spread over both backends
+        while (elapsed := time.monotonic() - started) < seconds:
+            client = a if n % 2 else b
+            kind = rng.random()
+            if kind < 0.5:
+                email = f"s{rng.randrange(n + 1)}@soak.io"  # repeats make some 409s
+                response = await client.post("/users", json={"name": "S", "email": email})
+            elif kind < 0.9:
+                response = await client.get("/users", params={"limit": 50, "embed": "posts"})
+            else:
+                response = await client.get("/transactions/stats")
+            statuses[response.status_code] += 1
+            n += 1
+            if not warm and elapsed > min(3, seconds / 3):
+                warm = [p.memory_info().rss for p in processes]
+            await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
+        final = [p.memory_info().rss for p in processes]
 
-            assert set(statuses) <= {200, 201, 409}, statuses
-            rows = await log_rows(database_url)
-            committed = sum(r["outcome"] == "committed" for r in rows)
-            assert committed == statuses[201] == await count(database_url, "users")
-            assert len(rows) - committed == statuses[409]
-            every_id = [r["id"] for r in rows]
-            await eventually(lambda: all(len(r.events) >= len(rows) for r in readers), within=20)
-            for reader in readers:
-                assert reader.ids == every_id
-                await reader.stop()
-            for before, after in zip(warm, final, strict=True):
-                assert after <= before * 1.2, f"RSS grew from {before} to {after}"
+        assert set(statuses) <= {200, 201, 409}, statuses
+        rows = await log_rows(database_url)
+        committed = sum(r["outcome"] == "committed" for r in rows)
+        assert committed == statuses[201] == await count(database_url, "users")
+        assert len(rows) - committed == statuses[409]
+        every_id = [r["id"] for r in rows]
+        await eventually(lambda: all(len(r.events) >= len(rows) for r in readers), within=20)
+        for reader in readers:
+            assert reader.ids == every_id
+            await reader.stop()
+        for before, after in zip(warm, final, strict=True):
+            assert after <= before * 1.2, f"RSS grew from {before} to {after}"
