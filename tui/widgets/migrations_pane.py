@@ -38,9 +38,6 @@ class MigrationsPane(Pane):
         table.add_column("created", key="created", width=16)
         yield table
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in self.WRITE_ACTIONS and self.read_only)
-
     def refresh_data(self) -> None:
         self.load()
 

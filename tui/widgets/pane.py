@@ -22,6 +22,8 @@ def describe(error: ApiError) -> str:
 class Pane(Vertical, can_focus=False):
     """A pane talks to the API through `client`; its state line says what is going on."""
 
+    WRITE_ACTIONS: frozenset[str] = frozenset()  # hidden and refused in read-only mode
+
     def __init__(self, client: ApiClient, *, id: str, title: str) -> None:
         super().__init__(id=id, classes="pane")
         self.client = client
@@ -44,3 +46,6 @@ class Pane(Vertical, can_focus=False):
     @property
     def read_only(self) -> bool:
         return self.client.read_only
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action in self.WRITE_ACTIONS and self.read_only)

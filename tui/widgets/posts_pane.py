@@ -60,9 +60,6 @@ class PostsPane(Pane):
     def table(self) -> DataTable[Any]:
         return self.query_one("#posts-table", DataTable)
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in self.WRITE_ACTIONS and self.read_only)
-
     def show_user(self, user_id: int | None, *, delay: float = FOLLOW_DELAY) -> None:
         if user_id is None:
             self.user, self.posts = None, []

@@ -86,9 +86,6 @@ class TransactionsPane(Pane):
     def table(self) -> DataTable[Any]:
         return self.query_one("#tx-table", DataTable)
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in self.WRITE_ACTIONS and self.read_only)
-
     def refresh_data(self) -> None:
         if not self.connected:
             self.follow()

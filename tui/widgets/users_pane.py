@@ -80,9 +80,6 @@ class UsersPane(Pane):
     def table(self) -> DataTable[Any]:
         return self.query_one("#users-table", DataTable)
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in self.WRITE_ACTIONS and self.read_only)
-
     # -- loading --------------------------------------------------------------------------------
 
     def refresh_data(self) -> None:
