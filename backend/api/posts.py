@@ -37,7 +37,7 @@ async def get_post(post_id: PostId, posts: PostsServiceDep) -> PostRead:
 async def create_post(data: PostCreate, posts: PostsServiceDep, response: Response) -> PostRead:
     post = await posts.create(data)
     response.headers["Location"] = f"/api/v1/posts/{post.id}"
-    return PostRead.model_validate(post)
+    return post
 
 
 @router.patch("/{post_id}", summary="Change a post's title or body")

@@ -61,7 +61,7 @@ async def get_user(user_id: UserId, users: UsersServiceDep) -> UserWithPosts:
 async def create_user(data: UserCreate, users: UsersServiceDep, response: Response) -> UserRead:
     user = await users.create(data)
     response.headers["Location"] = f"/api/v1/users/{user.id}"
-    return UserRead.model_validate(user)
+    return user
 
 
 @router.post(

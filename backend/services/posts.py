@@ -46,7 +46,7 @@ class PostsService:
             raise NotFound(f"post {post_id} does not exist")
         return post
 
-    async def create(self, data: PostCreate) -> Post:
+    async def create(self, data: PostCreate) -> PostRead:
         async with self.uow.write("posts.create", "post") as outcome:
             post = Post(
                 user_id=data.user_id, title=data.title, body=data.body, published=data.published
@@ -56,8 +56,8 @@ class PostsService:
             except IntegrityError as exc:
                 raise missing_author(exc, data.user_id) from None
             outcome.entity_id = post.id
-            outcome.response = PostRead.model_validate(post)
-        return post
+            created = outcome.response = PostRead.model_validate(post)
+        return created
 
     async def update(self, post_id: int, data: PostUpdate) -> Post:
         async with self.uow.write("posts.update", "post") as outcome:

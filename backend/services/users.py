@@ -58,7 +58,7 @@ class UsersService:
             raise NotFound(f"user {user_id} does not exist")
         return user
 
-    async def create(self, data: UserCreate) -> User:
+    async def create(self, data: UserCreate) -> UserRead:
         async with self.uow.write("users.create", "user") as outcome:
             user = User(name=data.name, email=data.email)
             try:
@@ -68,8 +68,8 @@ class UsersService:
             set_committed_value(user, "post_count", 0)
             set_committed_value(user, "posts", [])
             outcome.entity_id = user.id
-            outcome.response = UserRead.model_validate(user)
-        return user
+            created = outcome.response = UserRead.model_validate(user)
+        return created
 
     async def update(self, user_id: int, data: UserUpdate) -> User:
         changes = data.model_dump(exclude_unset=True)
