@@ -19,6 +19,7 @@ import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import SecretStr
+from sqlalchemy.engine import make_url
 
 from backend.main import create_app
 from backend.settings import Settings
@@ -85,6 +86,20 @@ async def empty_database_url(pg: PgCluster) -> AsyncIterator[str]:
     name = await pg.create_database()
     yield pg.url_for(name)
     await pg.drop_database(name)
+
+
+# A password that must never be shown: the secrets tests grep everything a user sees for it.
+CANARY = "Canary-Pw-7f3e91c4"
+
+
+@pytest.fixture
+async def canary_url(pg: PgCluster, database_url: str) -> AsyncIterator[str]:
+    """The test database, reached as a role whose password is the canary."""
+    await pg.execute(
+        f"DO $$ BEGIN CREATE ROLE canary LOGIN SUPERUSER PASSWORD '{CANARY}'; "
+        "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+    )
+    yield make_url(database_url).set(username="canary", password=CANARY).render_as_string(False)
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:

@@ -7,7 +7,6 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -15,13 +14,10 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from backend.main import create_app
-from tests.conftest import make_settings
+from tests.conftest import CANARY, make_settings
 from tests.faults import table_locked
 from tests.helpers import free_port, serving
-from tests.pg import PgCluster
 from tests.processes import backend_process
-
-CANARY = "Canary-Pw-7f3e91c4"
 
 
 def command_line_outputs(canary_url: str, log_dir: Path) -> list[str]:
@@ -42,16 +38,6 @@ def command_line_outputs(canary_url: str, log_dir: Path) -> list[str]:
         )
         outputs.append(result.stdout + result.stderr)
     return outputs
-
-
-@pytest.fixture
-async def canary_url(pg: PgCluster, database_url: str) -> AsyncIterator[str]:
-    """The test database, reached as a role whose password is the canary."""
-    await pg.execute(
-        f"DO $$ BEGIN CREATE ROLE canary LOGIN SUPERUSER PASSWORD '{CANARY}'; "
-        "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
-    )
-    yield make_url(database_url).set(username="canary", password=CANARY).render_as_string(False)
 
 
 async def test_error_paths_never_show_the_password(

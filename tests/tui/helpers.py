@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable
 
+from textual.app import App
 from textual.pilot import Pilot
 
 from backend.main import create_app
@@ -48,3 +51,9 @@ def loads_idle(app: StackdeckApp) -> bool:
 
 def user_rows(app: StackdeckApp) -> list[dict[str, object]]:
     return list(app.users.window.rows)
+
+
+def screen_text(app: App[object]) -> str:
+    """The text the terminal shows now (the screen and any modal over it), tags stripped."""
+    svg = app.export_screenshot(simplify=True)
+    return html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
