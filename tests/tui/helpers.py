@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from typing import Any
 
 from textual.app import App
 from textual.pilot import Pilot
@@ -53,7 +54,7 @@ def user_rows(app: StackdeckApp) -> list[dict[str, object]]:
     return list(app.users.window.rows)
 
 
-def screen_text(app: App[object]) -> str:
+def screen_text(app: App[Any]) -> str:
     """The text the terminal shows now (the screen and any modal over it), tags stripped."""
     svg = app.export_screenshot(simplify=True)
     return html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
