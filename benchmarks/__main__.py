@@ -17,6 +17,7 @@ from rich.table import Table
 from benchmarks import bulk, http, stream
 from benchmarks.harness import backend, database, median
 from tests.pg import PgCluster
+from tests.soak import soak
 
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -78,6 +79,33 @@ def stream_figures(api: str, quick: bool) -> list[Figure]:
             ratio,
             at_least=0.9,
             detail=f"{median(with_readers):.0f}/s vs {median(alone):.0f}/s",
+        ),
+    ]
+
+
+def soak_figures(database_url: str, logs: Path, quick: bool) -> list[Figure]:
+    """Mixed load on two more backend processes, a subscriber on each (tests/soak.py)."""
+    seconds = 10 if quick else 60
+    result = asyncio.run(soak(database_url, logs, seconds))
+    wrong = result.disagreements()
+    statuses = ", ".join(f"{n} x {status}" for status, n in sorted(result.statuses.items()))
+    pairs = zip(result.rss_warm, result.rss_final, strict=True)
+    return [
+        Figure(
+            f"soak {seconds} s on two backends: rows, log rows and events agree",
+            len(wrong),
+            "",
+            "0 disagreements",
+            not wrong,
+            "; ".join(wrong)
+            or f"{result.requests} requests ({statuses}); {len(result.log_ids)} events, "
+            "all of them to both subscribers",
+        ),
+        Figure.ratio(
+            f"soak {seconds} s: backend RSS at the end / after warm-up",
+            result.rss_growth,
+            at_most=1.2,
+            detail=" and ".join(f"{b / 2**20:.0f} → {a / 2**20:.0f} MB" for b, a in pairs),
         ),
     ]
 
@@ -197,6 +225,7 @@ def main() -> int:
         figures += bulk_figures(cluster, server.url, url, users)
         figures += http_figures(server.url, url, Path(logs), users, args.quick)
         figures += stream_figures(f"{server.url}/api/v1", args.quick)
+        figures += soak_figures(url, Path(logs), args.quick)
 
     table = Table(title="stackdeck benchmarks" + (" (quick)" if args.quick else ""))
     for column in ("figure", "value", "goal", "result", "detail"):

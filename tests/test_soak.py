@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import random
 import signal
 import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
-from tests.helpers import eventually
 from tests.processes import backend_process, two_backends
-from tests.sse import Subscriber
+from tests.soak import soak
 from tests.test_transactions import count, log_rows
 
 
@@ -70,43 +67,7 @@ async def test_a_killed_backend_leaves_the_other_serving_and_nothing_partial(
 async def test_soak_mixed_load_on_two_backends_agrees_exactly_and_does_not_grow(
     database_url: str, tmp_path: Path, seconds: int
 ) -> None:
-    async with two_backends(database_url, tmp_path) as ((one, a), (two, b)):
-        readers = [Subscriber(a).start(), Subscriber(b).start()]
-        for reader in readers:
-            await asyncio.wait_for(reader.connected.wait(), 10)
-        rng = random.Random(11)
-        statuses: Counter[int] = Counter()
-        processes = [psutil.Process(one.process.pid), psutil.Process(two.process.pid)]
-        warm: list[int] = []
-        started = time.monotonic()
-        n = 0
-        rate = 40  # requests a second, spread over both backends
-        while (elapsed := time.monotonic() - started) < seconds:
-            client = a if n % 2 else b
-            kind = rng.random()
-            if kind < 0.5:
-                email = f"s{rng.randrange(n + 1)}@soak.io"  # repeats make some 409s
-                response = await client.post("/users", json={"name": "S", "email": email})
-            elif kind < 0.9:
-                response = await client.get("/users", params={"limit": 50, "embed": "posts"})
-            else:
-                response = await client.get("/transactions/stats")
-            statuses[response.status_code] += 1
-            n += 1
-            if not warm and elapsed > min(3, seconds / 3):
-                warm = [p.memory_info().rss for p in processes]
-            await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
-        final = [p.memory_info().rss for p in processes]
-
-        assert set(statuses) <= {200, 201, 409}, statuses
-        rows = await log_rows(database_url)
-        committed = sum(r["outcome"] == "committed" for r in rows)
-        assert committed == statuses[201] == await count(database_url, "users")
-        assert len(rows) - committed == statuses[409]
-        every_id = [r["id"] for r in rows]
-        await eventually(lambda: all(len(r.events) >= len(rows) for r in readers), within=20)
-        for reader in readers:
-            assert reader.ids == every_id
-            await reader.stop()
-        for before, after in zip(warm, final, strict=True):
-            assert after <= before * 1.2, f"RSS grew from {before} to {after}"
+    result = await soak(database_url, tmp_path, seconds)
+    assert result.statuses[201] and result.statuses[409] and result.statuses[200]
+    assert not result.disagreements(), result.disagreements()
+    assert result.rss_growth <= 1.2, (result.rss_warm, result.rss_final)
