@@ -2,7 +2,9 @@
 
 Every call is recorded (method, path, status, latency, SQL statements from Server-Timing) in a
 bounded log for the request-log screen; problem+json answers become a typed ApiError; POSTs carry
-an Idempotency-Key so a retry is safe; in read-only mode writes are refused before they leave.
+an Idempotency-Key and are retried with it when no answer came (or a 503 did), so a write whose
+outcome was lost is learned, never made twice; in read-only mode writes are refused before they
+leave.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import httpx
 from httpx_sse import SSEError, aconnect_sse
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 _SERVER_TIMING = re.compile(r'dur=([\d.]+)(?:;desc="(\d+) statements")?')
 _WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
@@ -76,6 +79,14 @@ class ApiError(Exception):
 class BackendUnreachable(ApiError):
     def __init__(self, detail: str) -> None:
         super().__init__(0, "Backend unreachable", detail)
+
+
+def _outcome_unknown_or_unwritten(exc: BaseException) -> bool:
+    """Worth sending again with the same key: no answer (the write may or may not have
+    happened; a replay tells), or a 503 (the database was away, nothing was written)."""
+    if not isinstance(exc, ApiError):
+        return False
+    return exc.unreachable or (exc.status == 503 and not exc.schema_not_ready)
 
 
 class ReadOnlyError(ApiError):
@@ -148,6 +159,7 @@ class ApiClient:
     read_only: bool = False
     transport: httpx.AsyncBaseTransport | None = None
     timeout: float = 15.0
+    write_attempts: int = 3  # a POST is sent at most this often, always with the same key
     log_size: int = 500
     log: deque[RequestRecord] = field(init=False)
     listeners: list[RequestListener] = field(default_factory=list, init=False)
@@ -194,15 +206,41 @@ class ApiClient:
         if method in _WRITE_METHODS and self.read_only:
             raise ReadOnlyError(method, path)
         headers: dict[str, str] = {}
-        if method == "POST":
-            headers["Idempotency-Key"] = str(uuid.uuid4())
         params = {k: v for k, v in (params or {}).items() if v is not None and v != ""}
-        shown = path + ("?" + str(httpx.QueryParams(params)) if params else "")
-        started = time.perf_counter()
-        at = datetime.now()
         writing = method in _WRITE_METHODS
         if writing:
             self.writes_in_flight += 1
+        try:
+            if method != "POST":
+                return await self._send(method, path, params, json_body, headers)
+            # One key for every attempt: the backend replays a write that did happen.
+            headers["Idempotency-Key"] = str(uuid.uuid4())
+            retrying = AsyncRetrying(
+                stop=stop_after_attempt(self.write_attempts),
+                wait=wait_exponential(multiplier=0.25, max=2.0),
+                retry=retry_if_exception(_outcome_unknown_or_unwritten),
+                reraise=True,
+            )
+            async for attempt in retrying:
+                with attempt:
+                    return await self._send(method, path, params, json_body, headers)
+            raise AssertionError("unreachable: the last attempt returns or raises")
+        finally:
+            if writing:
+                self.writes_in_flight -= 1
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any],
+        json_body: Any,
+        headers: dict[str, str],
+    ) -> Any:
+        """One HTTP call, recorded in the log; a non-2xx answer raises ApiError."""
+        shown = path + ("?" + str(httpx.QueryParams(params)) if params else "")
+        started = time.perf_counter()
+        at = datetime.now()
         try:
             response = await self.http.request(
                 method, path, params=params, json=json_body, headers=headers
@@ -212,9 +250,6 @@ class ApiClient:
             detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             self._record(RequestRecord(at, method, shown, 0, latency, error=detail))
             raise BackendUnreachable(detail) from None
-        finally:
-            if writing:
-                self.writes_in_flight -= 1
         latency = (time.perf_counter() - started) * 1000
         db_ms, statements = _server_timing(response.headers.get("server-timing"))
         error = None if response.is_success else _problem(response)
