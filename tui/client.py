@@ -1,7 +1,7 @@
 """The console's API client: the only place that knows the backend's URLs.
 
 Every call is recorded (method, path, status, latency, SQL statements from Server-Timing) in a
-bounded log for the request-log screen; problem+json answers become a typed ApiError; POSTs carry
+bounded log for the request-log screen; problem+json answers become a typed ApiError; creates carry
 an Idempotency-Key and are retried with it when no answer came (or a 503 did), so a write whose
 outcome was lost is learned, never made twice; in read-only mode writes are refused before they
 leave.
@@ -202,7 +202,10 @@ class ApiClient:
         *,
         params: dict[str, Any] | None = None,
         json_body: Any = None,
+        idempotent: bool = False,
     ) -> Any:
+        """One call; with `idempotent` (a POST the backend keys), retried as a write whose
+        outcome is unknown. Migration runs are not: a retried `-1` would go down twice."""
         if method in _WRITE_METHODS and self.read_only:
             raise ReadOnlyError(method, path)
         headers: dict[str, str] = {}
@@ -211,7 +214,7 @@ class ApiClient:
         if writing:
             self.writes_in_flight += 1
         try:
-            if method != "POST":
+            if not idempotent:
                 return await self._send(method, path, params, json_body, headers)
             # One key for every attempt: the backend replays a write that did happen.
             headers["Idempotency-Key"] = str(uuid.uuid4())
@@ -303,7 +306,9 @@ class ApiClient:
 
     async def create_user(self, name: str, email: str) -> dict[str, Any]:
         body = {"name": name, "email": email}
-        result: dict[str, Any] = await self.request("POST", "/users", json_body=body)
+        result: dict[str, Any] = await self.request(
+            "POST", "/users", json_body=body, idempotent=True
+        )
         return result
 
     async def update_user(self, user_id: int, **changes: str) -> dict[str, Any]:
@@ -315,7 +320,7 @@ class ApiClient:
 
     async def batch_users(self, users: list[dict[str, Any]]) -> dict[str, Any]:
         result: dict[str, Any] = await self.request(
-            "POST", "/users/batch", json_body={"users": users}
+            "POST", "/users/batch", json_body={"users": users}, idempotent=True
         )
         return result
 
@@ -327,7 +332,9 @@ class ApiClient:
 
     async def create_post(self, user_id: int, title: str, body: str) -> dict[str, Any]:
         data = {"user_id": user_id, "title": title, "body": body}
-        result: dict[str, Any] = await self.request("POST", "/posts", json_body=data)
+        result: dict[str, Any] = await self.request(
+            "POST", "/posts", json_body=data, idempotent=True
+        )
         return result
 
     async def update_post(self, post_id: int, **changes: str) -> dict[str, Any]:

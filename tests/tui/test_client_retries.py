@@ -55,3 +55,28 @@ async def test_a_create_gives_up_after_its_attempts_with_a_clear_error(
 
     await eventually(written, within=10)
     assert await count(database_url, "users") == 1
+
+
+async def test_a_migration_run_is_never_sent_twice(
+    backend: BackendThread, database_url: str
+) -> None:
+    client = ApiClient(backend.url, timeout=0.5, write_attempts=4)
+    try:
+        before = await client.migrations()
+        async with table_locked(database_url, "posts"):  # the downgrade waits on it
+            try:
+                await client.downgrade("-1")
+            except BackendUnreachable:
+                pass
+            else:
+                raise AssertionError("the downgrade should have outlasted the client's timeout")
+        assert len([r for r in client.log if r.path.startswith("/migrations/")]) == 1
+
+        async def finished() -> bool:
+            return (await client.migrations())["current"] != before["current"]
+
+        await eventually(finished, within=20)
+        after = await client.migrations()
+    finally:
+        await client.aclose()
+    assert after["pending"] == 1  # one step down, not two
