@@ -96,5 +96,6 @@ class FormScreen(ModalScreen[Any]):
             self.show_errors(error)
             return
         finally:
-            self.query_one("#save", Button).disabled = False
+            if self.is_attached:  # not while the app quits: its screens are gone
+                self.query_one("#save", Button).disabled = False
         self.dismiss(result)

@@ -27,6 +27,8 @@ class MigrationScreen(ModalScreen[dict[str, Any] | None]):
         Binding("y", "confirm", "Run"),
         Binding("n,escape", "close", "Cancel / close"),
         Binding("enter", "close_if_done", "Close", show=False),
+        # A modal screen hides the app's keys; quitting mid-run must still be possible (and ask).
+        Binding("q", "app.quit", "Quit"),
     ]
 
     class Finished(Message):

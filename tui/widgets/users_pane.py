@@ -134,7 +134,8 @@ class UsersPane(Pane):
             return
         finally:
             self.loading = False
-            self._show_status()
+            if self.is_attached:  # not while the app quits: its screens are gone
+                self._show_status()
         if cursor is None:
             cursor = window.index_of(keep_id) if keep_id is not None else None
         self._fill(cursor or 0)
