@@ -59,9 +59,8 @@ async def test_q_during_a_blocked_load_quits_at_once_without_an_error(
     backend: BackendThread, database_url: str
 ) -> None:
     app = make_console(backend)
-    async with table_locked(database_url):
-        # Leaving run_test re-raises any worker's failure: a traceback a user would see.
-        async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: app.users.loading)
-            await pilot.press("q")
-            await until(pilot, lambda: not app.is_running)
+    # Leaving run_test re-raises any worker's failure: a traceback a user would see.
+    async with table_locked(database_url), app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.users.loading)
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running)
