@@ -73,7 +73,7 @@ async def test_a_migration_run_is_never_sent_twice(
         assert len([r for r in client.log if r.path.startswith("/migrations/")]) == 1
 
         async def finished() -> bool:
-            return (await client.migrations())["current"] != before["current"]
+            return bool((await client.migrations())["current"] != before["current"])
 
         await eventually(finished, within=20)
         after = await client.migrations()
