@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import bulk, http, stream
+from benchmarks import bulk, http, roundtrips, stream
 from benchmarks.harness import backend, database, median
 from tests.pg import PgCluster
 from tests.soak import soak
@@ -79,6 +79,37 @@ def stream_figures(api: str, quick: bool) -> list[Figure]:
             ratio,
             at_least=0.9,
             detail=f"{median(with_readers):.0f}/s vs {median(alone):.0f}/s",
+        ),
+    ]
+
+
+def round_trip_figures(cluster: PgCluster, database_url: str, logs: Path) -> list[Figure]:
+    """What PostgreSQL itself received per request (log_statement=all), BEGIN and pings too."""
+    by_id, small, large = (
+        "/api/v1/users/1",
+        "/api/v1/users?limit=10&embed=posts",
+        "/api/v1/users?limit=500&embed=posts",
+    )
+    found = roundtrips.count(cluster, database_url, logs, [by_id, small, large])
+    if found is None:
+        return [Figure("database round trips per request", 0, "", "-", None, "external server")]
+    trips = {path: len(messages) for path, messages in found.items()}
+    return [
+        Figure(
+            "database round trips, a user with posts by id (log_statement=all)",
+            trips[by_id],
+            "",
+            "1",
+            trips[by_id] == 1,
+            "; ".join(found[by_id]),
+        ),
+        Figure(
+            "database round trips, embed page at limit 10 and 500",
+            trips[large],
+            "",
+            "2 at both",
+            trips[small] == trips[large] == 2,
+            f"{trips[small]} and {trips[large]}",
         ),
     ]
 
@@ -224,6 +255,7 @@ def main() -> int:
         console.print(f"[dim]backend {server.url}; seeding {users:,} users[/dim]")
         figures += bulk_figures(cluster, server.url, url, users)
         figures += http_figures(server.url, url, Path(logs), users, args.quick)
+        figures += round_trip_figures(cluster, url, Path(logs))
         figures += stream_figures(f"{server.url}/api/v1", args.quick)
         figures += soak_figures(url, Path(logs), args.quick)
 
