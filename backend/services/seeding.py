@@ -1,25 +1,54 @@
 """Seed data worth browsing: realistic users and posts, deterministic for a given seed.
 
-Faker makes pools of names, words and sentences once; rows are drawn from the pools with
-a seeded random generator, which is what makes millions of rows fast. Rows go in with
-COPY, in batches, inside ONE transaction: a seed lands whole or not at all, and it appends
-(ids and emails continue after what is there), so running it twice is safe.
+Faker makes pools of names, words and sentences once, and each is encoded once; rows are
+drawn from the pools a chunk at a time (`random.choices` for a whole chunk, one generator
+per chunk seeded from the seed and the chunk's number) and built directly as binary COPY
+data. A worker thread builds the next chunk while the current one streams to PostgreSQL.
+
+Everything goes in ONE transaction: a seed lands whole or not at all, and it appends (ids
+and emails continue after what is there), so running it twice is safe. When the seed adds
+at least as many rows as the tables hold, it holds them exclusively, drops their indexes
+and foreign keys, and builds them once at the end (as `pgbench -i` does); otherwise it
+lets readers through and PostgreSQL maintains the indexes row by row.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import random
+import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from faker import Faker
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.repositories.bulk import BulkRepository
+from backend.db.models.post import BODY_MAX
+from backend.repositories.bulk import BulkRepository, text_field, text_field_bytes
 from backend.services.unit_of_work import UnitOfWork
 
-BATCH = 20_000
+# Rows per chunk (and per random generator). Part of what a seed means: changing it
+# changes the data a given --seed makes.
+CHUNK_ROWS = 20_000
+
+# Paragraphs per post: 1 + an exponential's whole part, at most 40. Mostly short posts,
+# some long ones: lengths as people write them.
+_PARAGRAPH_RATE = 0.7
+_MAX_PARAGRAPHS = 40
+_PARAGRAPH_COUNTS = list(range(1, _MAX_PARAGRAPHS + 1))
+_PARAGRAPH_CUMULATIVE = [
+    1 - math.exp(-_PARAGRAPH_RATE * count) for count in range(1, _MAX_PARAGRAPHS)
+] + [1.0]
+_PARAGRAPH_SEPARATOR = b"\n\n"
+
+# Binary COPY rows, packed in one call each: (field count, id's length, id, name's length)
+# for users, (field count, user_id's length, user_id) for posts.
+_USER_HEAD = struct.Struct(">hiqi")
+_POST_HEAD = struct.Struct(">hiq")
+_LENGTH = struct.Struct(">i")
 
 
 @dataclass
@@ -35,14 +64,26 @@ class SeedResult:
 
 
 class _Pools:
+    """Faker's names, domains, titles and paragraphs, each already encoded for COPY."""
+
     def __init__(self, seed: int) -> None:
         fake = Faker()
         fake.seed_instance(seed)
-        self.first = [fake.first_name() for _ in range(500)]
-        self.last = [fake.last_name() for _ in range(500)]
-        self.domains = [fake.free_email_domain() for _ in range(20)]
-        self.titles = [fake.sentence(nb_words=6).rstrip(".") for _ in range(2_000)]
-        self.paragraphs = [fake.paragraph(nb_sentences=5) for _ in range(2_000)]
+        first = [fake.first_name() for _ in range(500)]
+        last = [fake.last_name() for _ in range(500)]
+        domains = [fake.free_email_domain() for _ in range(20)]
+        titles = [fake.sentence(nb_words=6).rstrip(".") for _ in range(2_000)]
+        paragraphs = [fake.paragraph(nb_sentences=5) for _ in range(2_000)]
+        # (as shown in the name, as in the email); last names carry the space before them.
+        self.first = [(f.encode(), f.lower().encode()) for f in first]
+        self.last = [((" " + name).encode(), name.lower().encode()) for name in last]
+        self.domains = [f"@{d.lower()}".encode() for d in domains]
+        self.titles = [text_field(t) for t in titles]
+        self.paragraphs = [p.encode() for p in paragraphs]
+        self.one_paragraph_bodies = [text_field_bytes(p) for p in self.paragraphs]
+        longest = _MAX_PARAGRAPHS * (max(map(len, self.paragraphs)) + len(_PARAGRAPH_SEPARATOR))
+        # Bodies are never cut: the longest one a draw can make fits the column.
+        assert longest <= BODY_MAX, longest
 
 
 class SeedService:
@@ -58,47 +99,110 @@ class SeedService:
         progress: Callable[[int], None] = lambda rows: None,
     ) -> SeedResult:
         started = time.perf_counter()
-        pools = _Pools(seed)
-        rng = random.Random(seed)
-        async with self.uow.write("users.seed", "user") as outcome:
-            first_id = await self.bulk.reserve_user_ids(users)
-            outcome.entity_id = first_id
-            for batch in _batches(_user_rows(pools, rng, first_id, users)):
-                await self.bulk.copy_users(batch)
-                progress(len(batch))
-            for batch in _batches(_post_rows(pools, rng, first_id, users, posts_per_user)):
-                await self.bulk.copy_posts(batch)
-                progress(len(batch))
-        return SeedResult(users, users * posts_per_user, first_id, time.perf_counter() - started)
+        posts = users * posts_per_user
+        with ThreadPoolExecutor(1, thread_name_prefix="seed-rows") as worker:
+            pools = asyncio.get_running_loop().run_in_executor(worker, _Pools, seed)
+            async with self.uow.write("users.seed", "user") as outcome:
+                # Decided before locking: holding readers out only pays when it is cheaper to
+                # build the indexes again than to maintain them for every row added.
+                rebuild = await self.bulk.approximate_rows() <= users + posts
+                await self.bulk.lock_tables(exclusive=rebuild)
+                first_id = await self.bulk.reserve_user_ids(users)
+                outcome.entity_id = first_id
+                suspended = await self.bulk.suspend_indexes() if rebuild else None
+                rows = _Rows(await pools, seed, first_id)
+                await self.bulk.copy_users(_ahead(worker, rows.user_chunks(users), progress))
+                await self.bulk.copy_posts(
+                    _ahead(worker, rows.post_chunks(users, posts_per_user), progress)
+                )
+                if suspended is not None:
+                    await self.bulk.rebuild_indexes(suspended)
+        return SeedResult(users, posts, first_id, time.perf_counter() - started)
 
 
-def _user_rows(
-    pools: _Pools, rng: random.Random, first_id: int, count: int
-) -> Iterator[tuple[object, ...]]:
-    for user_id in range(first_id, first_id + count):
-        first, last = rng.choice(pools.first), rng.choice(pools.last)
-        # The id in the address keeps every email unique, however often the seed runs.
-        email = f"{first}.{last}.{user_id}@{rng.choice(pools.domains)}".lower()
-        yield (user_id, f"{first} {last}", email)
+class _Rows:
+    """The seed's rows as chunks of binary COPY data, each chunk from its own generator."""
+
+    def __init__(self, pools: _Pools, seed: int, first_id: int) -> None:
+        self.pools, self.seed, self.first_id = pools, seed, first_id
+
+    def _random(self, table: str, chunk: int) -> random.Random:
+        # A string seed is hashed the same way in every process (no PYTHONHASHSEED).
+        return random.Random(f"stackdeck-seed:{self.seed}:{table}:{chunk}")
+
+    def user_chunks(self, count: int) -> Iterator[tuple[int, bytes]]:
+        for chunk, start in enumerate(range(0, count, CHUNK_ROWS)):
+            n = min(CHUNK_ROWS, count - start)
+            yield n, self._users(self._random("users", chunk), self.first_id + start, n)
+
+    def _users(self, rng: random.Random, first_id: int, n: int) -> bytes:
+        pools = self.pools
+        firsts = rng.choices(pools.first, k=n)
+        lasts = rng.choices(pools.last, k=n)
+        domains = rng.choices(pools.domains, k=n)
+        head, length = _USER_HEAD.pack, _LENGTH.pack
+        rows = []
+        for user_id, (first, first_lower), (last, last_lower), domain in zip(
+            range(first_id, first_id + n), firsts, lasts, domains, strict=True
+        ):
+            name = first + last
+            # The id in the address keeps every email unique, however often the seed runs.
+            email = b"%s.%s.%d%s" % (first_lower, last_lower, user_id, domain)
+            rows.append(b"".join((head(3, 8, user_id, len(name)), name, length(len(email)), email)))
+        return b"".join(rows)
+
+    def post_chunks(self, users: int, per_user: int) -> Iterator[tuple[int, bytes]]:
+        if per_user == 0:
+            return
+        users_per_chunk = max(1, CHUNK_ROWS // per_user)
+        for chunk, start in enumerate(range(0, users, users_per_chunk)):
+            n = min(users_per_chunk, users - start)
+            rng = self._random("posts", chunk)
+            yield n * per_user, self._posts(rng, self.first_id + start, n, per_user)
+
+    def _posts(self, rng: random.Random, first_id: int, users: int, per_user: int) -> bytes:
+        pools = self.pools
+        n = users * per_user
+        counts = rng.choices(_PARAGRAPH_COUNTS, cum_weights=_PARAGRAPH_CUMULATIVE, k=n)
+        picks = rng.choices(range(len(pools.paragraphs)), k=sum(counts))
+        titles = rng.choices(pools.titles, k=n)
+        paragraphs, one_paragraph = pools.paragraphs, pools.one_paragraph_bodies
+        head, length, join = _POST_HEAD.pack, _LENGTH.pack, _PARAGRAPH_SEPARATOR.join
+        parts: list[bytes] = []
+        add = parts.append
+        post = picked = 0
+        for user_id in range(first_id, first_id + users):
+            user_head = head(3, 8, user_id)
+            for _ in range(per_user):
+                count = counts[post]
+                add(user_head)
+                add(titles[post])
+                if count == 1:
+                    add(one_paragraph[picks[picked]])
+                else:
+                    body = join([paragraphs[i] for i in picks[picked : picked + count]])
+                    add(length(len(body)))
+                    add(body)
+                picked += count
+                post += 1
+        return b"".join(parts)
 
 
-def _post_rows(
-    pools: _Pools, rng: random.Random, first_id: int, users: int, per_user: int
-) -> Iterator[tuple[object, ...]]:
-    for user_id in range(first_id, first_id + users):
-        for _ in range(per_user):
-            # Mostly short posts, some long ones: lengths as people write them.
-            paragraphs = min(40, int(rng.expovariate(0.7)) + 1)
-            body = "\n\n".join(rng.choice(pools.paragraphs) for _ in range(paragraphs))
-            yield (user_id, rng.choice(pools.titles), body[:50_000])
-
-
-def _batches(rows: Iterator[tuple[object, ...]]) -> Iterator[list[tuple[object, ...]]]:
-    batch: list[tuple[object, ...]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+async def _ahead(
+    worker: ThreadPoolExecutor,
+    chunks: Iterator[tuple[int, bytes]],
+    progress: Callable[[int], None],
+) -> AsyncIterator[bytes]:
+    """The chunks, each built in the worker while the one before it is sent."""
+    loop = asyncio.get_running_loop()
+    done = object()
+    following = loop.run_in_executor(worker, next, chunks, done)
+    while True:
+        item = await following
+        if item is done:
+            return
+        following = loop.run_in_executor(worker, next, chunks, done)
+        assert isinstance(item, tuple)
+        rows, data = item
+        yield data
+        progress(rows)
