@@ -1,9 +1,11 @@
 """Seed data worth browsing: realistic users and posts, deterministic for a given seed.
 
-Faker makes pools of names, words and sentences once, and each is encoded once; rows are
-drawn from the pools a chunk at a time (`random.choices` for a whole chunk, one generator
-per chunk seeded from the seed and the chunk's number) and built directly as binary COPY
-data. A worker thread builds the next chunk while the current one streams to PostgreSQL.
+Faker makes pools of names, domains, titles and paragraphs once, and 65,536 post bodies
+are put together from the paragraphs (lengths as people write them), all encoded once as
+binary COPY fields. Rows are then drawn a chunk at a time, every pick of a chunk from one
+`randbytes` call of a generator seeded from the seed and the chunk's number, and laid out
+as COPY data by list slicing, not a Python loop per field. A worker thread builds the next
+chunk while the current one streams to PostgreSQL.
 
 Everything goes in ONE transaction: a seed lands whole or not at all, and it appends (ids
 and emails continue after what is there), so running it twice is safe. When the seed adds
@@ -18,10 +20,14 @@ import asyncio
 import math
 import random
 import struct
+import sys
 import time
+from array import array
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
+from typing import TypeVar
 
 from faker import Faker
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +39,10 @@ from backend.services.unit_of_work import UnitOfWork
 # Rows per chunk (and per random generator). Part of what a seed means: changing it
 # changes the data a given --seed makes.
 CHUNK_ROWS = 20_000
+
+# Every pool is drawn from through a table of this many entries: one 16-bit draw each.
+_DRAWS = 1 << 16
+_T = TypeVar("_T")
 
 # Paragraphs per post: 1 + an exponential's whole part, at most 40. Mostly short posts,
 # some long ones: lengths as people write them.
@@ -64,26 +74,48 @@ class SeedResult:
 
 
 class _Pools:
-    """Faker's names, domains, titles and paragraphs, each already encoded for COPY."""
+    """Faker's names, domains, titles and bodies, encoded for COPY, as tables of draws.
+
+    Each table has 65,536 entries (every pool item equally often), so one 16-bit random
+    number picks an entry and a whole chunk's picks come from one `randbytes` call.
+    """
 
     def __init__(self, seed: int) -> None:
         fake = Faker()
         fake.seed_instance(seed)
-        first = [fake.first_name() for _ in range(500)]
-        last = [fake.last_name() for _ in range(500)]
-        domains = [fake.free_email_domain() for _ in range(20)]
-        titles = [fake.sentence(nb_words=6).rstrip(".") for _ in range(2_000)]
-        paragraphs = [fake.paragraph(nb_sentences=5) for _ in range(2_000)]
+        first = [fake.first_name() for _ in range(512)]
+        last = [fake.last_name() for _ in range(512)]
+        domains = [fake.free_email_domain() for _ in range(32)]
+        titles = [fake.sentence(nb_words=6).rstrip(".") for _ in range(2_048)]
+        paragraphs = [fake.paragraph(nb_sentences=5).encode() for _ in range(2_048)]
         # (as shown in the name, as in the email); last names carry the space before them.
-        self.first = [(f.encode(), f.lower().encode()) for f in first]
-        self.last = [((" " + name).encode(), name.lower().encode()) for name in last]
-        self.domains = [f"@{d.lower()}".encode() for d in domains]
-        self.titles = [text_field(t) for t in titles]
-        self.paragraphs = [p.encode() for p in paragraphs]
-        self.one_paragraph_bodies = [text_field_bytes(p) for p in self.paragraphs]
-        longest = _MAX_PARAGRAPHS * (max(map(len, self.paragraphs)) + len(_PARAGRAPH_SEPARATOR))
-        # Bodies are never cut: the longest one a draw can make fits the column.
-        assert longest <= BODY_MAX, longest
+        self.first = _table([(f.encode(), f.lower().encode()) for f in first])
+        self.last = _table([((" " + name).encode(), name.lower().encode()) for name in last])
+        self.domains = _table([f"@{d.lower()}".encode() for d in domains])
+        self.titles = _table([text_field(t) for t in titles])
+        self.bodies = _bodies(random.Random(f"stackdeck-seed:{seed}:bodies"), paragraphs)
+
+
+def _table(pool: list[_T]) -> list[_T]:
+    assert _DRAWS % len(pool) == 0, len(pool)
+    return pool * (_DRAWS // len(pool))
+
+
+def _bodies(rng: random.Random, paragraphs: list[bytes]) -> list[bytes]:
+    """65,536 post bodies of 1 to 40 paragraphs each, as binary COPY fields."""
+    counts = rng.choices(_PARAGRAPH_COUNTS, cum_weights=_PARAGRAPH_CUMULATIVE, k=_DRAWS)
+    bodies = [_PARAGRAPH_SEPARATOR.join(rng.choices(paragraphs, k=count)) for count in counts]
+    # Bodies are never cut: the longest one a draw can make fits the column.
+    assert max(map(len, bodies)) <= BODY_MAX
+    return [text_field_bytes(body) for body in bodies]
+
+
+def _draw(rng: random.Random, table: list[_T], n: int) -> list[_T]:
+    """`n` entries of a 65,536-entry table, drawn uniformly."""
+    picks = array("H", rng.randbytes(2 * n))
+    if sys.byteorder == "big":
+        picks.byteswap()  # the same draws on every machine
+    return list(map(table.__getitem__, picks))
 
 
 class SeedService:
@@ -137,13 +169,14 @@ class _Rows:
 
     def _users(self, rng: random.Random, first_id: int, n: int) -> bytes:
         pools = self.pools
-        firsts = rng.choices(pools.first, k=n)
-        lasts = rng.choices(pools.last, k=n)
-        domains = rng.choices(pools.domains, k=n)
         head, length = _USER_HEAD.pack, _LENGTH.pack
         rows = []
         for user_id, (first, first_lower), (last, last_lower), domain in zip(
-            range(first_id, first_id + n), firsts, lasts, domains, strict=True
+            range(first_id, first_id + n),
+            _draw(rng, pools.first, n),
+            _draw(rng, pools.last, n),
+            _draw(rng, pools.domains, n),
+            strict=True,
         ):
             name = first + last
             # The id in the address keeps every email unique, however often the seed runs.
@@ -161,31 +194,16 @@ class _Rows:
             yield n * per_user, self._posts(rng, self.first_id + start, n, per_user)
 
     def _posts(self, rng: random.Random, first_id: int, users: int, per_user: int) -> bytes:
-        pools = self.pools
+        """Rows of (user_id, title, body): three fields a post, laid out by slices."""
         n = users * per_user
-        counts = rng.choices(_PARAGRAPH_COUNTS, cum_weights=_PARAGRAPH_CUMULATIVE, k=n)
-        picks = rng.choices(range(len(pools.paragraphs)), k=sum(counts))
-        titles = rng.choices(pools.titles, k=n)
-        paragraphs, one_paragraph = pools.paragraphs, pools.one_paragraph_bodies
-        head, length, join = _POST_HEAD.pack, _LENGTH.pack, _PARAGRAPH_SEPARATOR.join
-        parts: list[bytes] = []
-        add = parts.append
-        post = picked = 0
-        for user_id in range(first_id, first_id + users):
-            user_head = head(3, 8, user_id)
-            for _ in range(per_user):
-                count = counts[post]
-                add(user_head)
-                add(titles[post])
-                if count == 1:
-                    add(one_paragraph[picks[picked]])
-                else:
-                    body = join([paragraphs[i] for i in picks[picked : picked + count]])
-                    add(length(len(body)))
-                    add(body)
-                picked += count
-                post += 1
-        return b"".join(parts)
+        fields: list[bytes] = [b""] * (3 * n)
+        user_ids = range(first_id, first_id + users)
+        heads = list(map(_POST_HEAD.pack, repeat(3, users), repeat(8, users), user_ids))
+        for k in range(per_user):  # the k-th post of every user
+            fields[3 * k :: 3 * per_user] = heads
+        fields[1::3] = _draw(rng, self.pools.titles, n)
+        fields[2::3] = _draw(rng, self.pools.bodies, n)
+        return b"".join(fields)
 
 
 async def _ahead(
