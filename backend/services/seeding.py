@@ -32,7 +32,9 @@ from typing import TypeVar
 from faker import Faker
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.db.errors import UNIQUE_VIOLATION, sqlstate
 from backend.db.models.post import BODY_MAX
+from backend.errors import Conflict
 from backend.repositories.bulk import BulkRepository, text_field, text_field_bytes
 from backend.services.unit_of_work import UnitOfWork
 
@@ -143,12 +145,19 @@ class SeedService:
                 outcome.entity_id = first_id
                 suspended = await self.bulk.suspend_indexes() if rebuild else None
                 rows = _Rows(await pools, seed, first_id)
-                await self.bulk.copy_users(_ahead(worker, rows.user_chunks(users), progress))
-                await self.bulk.copy_posts(
-                    _ahead(worker, rows.post_chunks(users, posts_per_user), progress)
-                )
-                if suspended is not None:
-                    await self.bulk.rebuild_indexes(suspended)
+                try:
+                    await self.bulk.copy_users(_ahead(worker, rows.user_chunks(users), progress))
+                    await self.bulk.copy_posts(
+                        _ahead(worker, rows.post_chunks(users, posts_per_user), progress)
+                    )
+                    if suspended is not None:
+                        await self.bulk.rebuild_indexes(suspended)
+                except Exception as exc:
+                    # Seeded emails carry their user's id, so only an address someone
+                    # entered by hand in that shape can collide.
+                    if sqlstate(exc) == UNIQUE_VIOLATION:
+                        raise Conflict("an email the seed made exists already") from exc
+                    raise
         return SeedResult(users, posts, first_id, time.perf_counter() - started)
 
 
