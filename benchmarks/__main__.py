@@ -88,6 +88,7 @@ def bulk_figures(
     seeded = bulk.seed(database_url, users, posts_per_user=3)
     scale = max(1, users * 4 // 100_000)  # pgbench rows = 100,000 x scale: the same row count
     pgbench = bulk.pgbench_init(cluster, scale)
+    assert seeded.rows == pgbench.rows, (seeded.rows, pgbench.rows)
     api = f"{server_url}/api/v1"
     first = bulk.page_latency(api, {"limit": 100})
     last = bulk.page_latency(api, {"limit": 100, "after": users - 100})
@@ -96,10 +97,15 @@ def bulk_figures(
     return [
         Figure.ratio(
             f"bulk seed {users:,} users + {3 * users:,} posts, rows/s "
-            f"vs pgbench -i ({pgbench:,.0f}/s)",
-            seeded / pgbench,
+            f"vs pgbench -i ({pgbench.rows_per_second:,.0f}/s)",
+            seeded.rows_per_second / pgbench.rows_per_second,
             at_least=0.5,
-            detail=f"{seeded:,.0f} rows/s",
+            detail=f"{seeded.rows_per_second:,.0f} rows/s; whole commands "
+            f"{seeded.wall_seconds:.1f} s vs {pgbench.wall_seconds:.1f} s "
+            f"({pgbench.wall_seconds / seeded.wall_seconds:.2f} x); "
+            f"table MB/s {seeded.megabytes_per_second:.0f} vs "
+            f"{pgbench.megabytes_per_second:.0f} "
+            f"({seeded.megabytes:.0f} MB vs {pgbench.megabytes:.0f} MB)",
         ),
         Figure.ratio(
             f"last page of {users:,} users (keyset) vs the first ({first:.1f} ms)",
