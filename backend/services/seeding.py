@@ -75,8 +75,8 @@ class SeedResult:
         return (self.users + self.posts) / self.seconds if self.seconds else 0.0
 
 
-class _Pools:
-    """Faker's names, domains, titles and bodies, encoded for COPY, as tables of draws.
+class _Names:
+    """Faker's first names, last names and email domains, encoded for COPY, as draw tables.
 
     Each table has 65,536 entries (every pool item equally often), so one 16-bit random
     number picks an entry and a whole chunk's picks come from one `randbytes` call.
@@ -88,12 +88,23 @@ class _Pools:
         first = [fake.first_name() for _ in range(512)]
         last = [fake.last_name() for _ in range(512)]
         domains = [fake.free_email_domain() for _ in range(32)]
-        titles = [fake.sentence(nb_words=6).rstrip(".") for _ in range(2_048)]
-        paragraphs = [fake.paragraph(nb_sentences=5).encode() for _ in range(2_048)]
         # (as shown in the name, as in the email); last names carry the space before them.
         self.first = _table([(f.encode(), f.lower().encode()) for f in first])
         self.last = _table([((" " + name).encode(), name.lower().encode()) for name in last])
         self.domains = _table([f"@{d.lower()}".encode() for d in domains])
+
+
+class _Texts:
+    """Faker's titles, and bodies put together from its paragraphs: draw tables too.
+
+    The costlier pools, so they are made while the users stream in.
+    """
+
+    def __init__(self, seed: int) -> None:
+        fake = Faker()
+        fake.seed_instance(seed)
+        titles = [fake.sentence(nb_words=6).rstrip(".") for _ in range(2_048)]
+        paragraphs = [fake.paragraph(nb_sentences=5).encode() for _ in range(2_048)]
         self.titles = _table([text_field(t) for t in titles])
         self.bodies = _bodies(random.Random(f"stackdeck-seed:{seed}:bodies"), paragraphs)
 
@@ -134,8 +145,11 @@ class SeedService:
     ) -> SeedResult:
         started = time.perf_counter()
         posts = users * posts_per_user
-        with ThreadPoolExecutor(1, thread_name_prefix="seed-rows") as worker:
-            pools = asyncio.get_running_loop().run_in_executor(worker, _Pools, seed)
+        # Two threads: one makes the post texts while the other makes chunks of users.
+        with ThreadPoolExecutor(2, thread_name_prefix="seed-rows") as worker:
+            loop = asyncio.get_running_loop()
+            names = loop.run_in_executor(worker, _Names, seed)
+            texts = loop.run_in_executor(worker, _Texts, seed)
             async with self.uow.write("users.seed", "user") as outcome:
                 # Decided before locking: holding readers out only pays when it is cheaper to
                 # build the indexes again than to maintain them for every row added.
@@ -144,9 +158,10 @@ class SeedService:
                 first_id = await self.bulk.reserve_user_ids(users)
                 outcome.entity_id = first_id
                 suspended = await self.bulk.suspend_indexes() if rebuild else None
-                rows = _Rows(await pools, seed, first_id)
+                rows = _Rows(seed, first_id, await names)
                 try:
                     await self.bulk.copy_users(_ahead(worker, rows.user_chunks(users), progress))
+                    rows.texts = await texts
                     await self.bulk.copy_posts(
                         _ahead(worker, rows.post_chunks(users, posts_per_user), progress)
                     )
@@ -164,8 +179,10 @@ class SeedService:
 class _Rows:
     """The seed's rows as chunks of binary COPY data, each chunk from its own generator."""
 
-    def __init__(self, pools: _Pools, seed: int, first_id: int) -> None:
-        self.pools, self.seed, self.first_id = pools, seed, first_id
+    texts: _Texts  # set once made: the users do not wait for them
+
+    def __init__(self, seed: int, first_id: int, names: _Names) -> None:
+        self.seed, self.first_id, self.names = seed, first_id, names
 
     def _random(self, table: str, chunk: int) -> random.Random:
         # A string seed is hashed the same way in every process (no PYTHONHASHSEED).
@@ -177,14 +194,14 @@ class _Rows:
             yield n, self._users(self._random("users", chunk), self.first_id + start, n)
 
     def _users(self, rng: random.Random, first_id: int, n: int) -> bytes:
-        pools = self.pools
+        names = self.names
         head, length = _USER_HEAD.pack, _LENGTH.pack
         rows = []
         for user_id, (first, first_lower), (last, last_lower), domain in zip(
             range(first_id, first_id + n),
-            _draw(rng, pools.first, n),
-            _draw(rng, pools.last, n),
-            _draw(rng, pools.domains, n),
+            _draw(rng, names.first, n),
+            _draw(rng, names.last, n),
+            _draw(rng, names.domains, n),
             strict=True,
         ):
             name = first + last
@@ -210,8 +227,8 @@ class _Rows:
         heads = list(map(_POST_HEAD.pack, repeat(3, users), repeat(8, users), user_ids))
         for k in range(per_user):  # the k-th post of every user
             fields[3 * k :: 3 * per_user] = heads
-        fields[1::3] = _draw(rng, self.pools.titles, n)
-        fields[2::3] = _draw(rng, self.pools.bodies, n)
+        fields[1::3] = _draw(rng, self.texts.titles, n)
+        fields[2::3] = _draw(rng, self.texts.bodies, n)
         return b"".join(fields)
 
 
