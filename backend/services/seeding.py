@@ -158,12 +158,19 @@ class SeedService:
                 first_id = await self.bulk.reserve_user_ids(users)
                 outcome.entity_id = first_id
                 suspended = await self.bulk.suspend_indexes() if rebuild else None
+                # Into empty tables the rows go in frozen: nothing is left for later readers.
+                freeze = rebuild and await self.bulk.are_empty()
+                if freeze:
+                    await self.bulk.truncate_empty_tables()
                 rows = _Rows(seed, first_id, await names)
                 try:
-                    await self.bulk.copy_users(_ahead(worker, rows.user_chunks(users), progress))
+                    await self.bulk.copy_users(
+                        _ahead(worker, rows.user_chunks(users), progress), freeze=freeze
+                    )
                     rows.texts = await texts
                     await self.bulk.copy_posts(
-                        _ahead(worker, rows.post_chunks(users, posts_per_user), progress)
+                        _ahead(worker, rows.post_chunks(users, posts_per_user), progress),
+                        freeze=freeze,
                     )
                     if suspended is not None:
                         await self.bulk.rebuild_indexes(suspended)
