@@ -146,8 +146,8 @@ class BulkRepository:
         which with data checksums means a full-page image of each page in the WAL. PostgreSQL
         allows FREEZE only into a table created or truncated in the same transaction; these
         are empty, so truncating them removes nothing, and a rollback brings the old files
-        back. (Like any FREEZE load, the rows are visible at once even to snapshots older
-        than the commit; nobody else could touch the tables while they were locked.)
+        back. (As with any FREEZE load, a transaction whose snapshot is older than the
+        commit sees the rows too; nobody sees the tables before it.)
         """
         await self.session.execute(text(f"TRUNCATE {', '.join(TABLES)}"))
 
