@@ -16,7 +16,7 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from benchmarks.harness import median
-from tests.pg import PgCluster, asyncpg_dsn
+from tests.pg import PgCluster, asyncpg_dsn, create_migrated_template
 from tests.processes import REPO_ROOT
 
 
@@ -134,6 +134,32 @@ def pgbench_init(cluster: PgCluster, scale: int) -> BulkRun:
         )
     finally:
         asyncio.run(cluster.drop_database(name))
+
+
+def seed_against_pgbench(
+    cluster: PgCluster, database_url: str, users: int, repetitions: int
+) -> list[tuple[BulkRun, BulkRun]]:
+    """Pairs of (seed, pgbench -i) of the same row count, run one right after the other.
+
+    Every seed but the last goes into a fresh migrated database, dropped after; the last one
+    fills `database_url`, which the rest of the bench reads. A ratio is taken within its pair,
+    so a machine that is busier for one pair than another moves both of its figures alike.
+    """
+    scale = max(1, users * 4 // 100_000)  # pgbench rows = 100,000 x scale: the same row count
+    pairs = []
+    for repetition in range(repetitions):
+        if repetition == repetitions - 1:
+            seeded = seed(database_url, users, posts_per_user=3)
+        else:
+            scratch = asyncio.run(create_migrated_template(cluster))
+            try:
+                seeded = seed(cluster.url_for(scratch), users, posts_per_user=3)
+            finally:
+                asyncio.run(cluster.drop_database(scratch))
+        pgbench = pgbench_init(cluster, scale)
+        assert seeded.rows == pgbench.rows, (seeded.rows, pgbench.rows)
+        pairs.append((seeded, pgbench))
+    return pairs
 
 
 def page_latency(api: str, params: dict[str, str | int], repetitions: int = 25) -> float:
