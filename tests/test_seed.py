@@ -232,3 +232,14 @@ async def test_a_seed_whose_email_is_taken_writes_nothing_and_says_why(
     assert await count(database_url, "posts") == 0
     assert await schema_of(app) == schema
     assert (await log_rows(database_url))[-1]["outcome"] == "rolled_back"
+
+
+async def test_progress_hears_of_every_row_then_of_the_index_build(app: FastAPI) -> None:
+    heard: list[object] = []
+    async with app.state.sessions() as session:
+        await SeedService(session).seed(
+            30_000, 1, progress=heard.append, stage=lambda what: heard.append(what)
+        )
+    rows = [n for n in heard if isinstance(n, int)]
+    assert sum(rows) == 60_000 and len(rows) > 2  # chunk by chunk, not once at the end
+    assert heard[-1] == "building indexes"

@@ -142,7 +142,9 @@ class SeedService:
         posts_per_user: int,
         seed: int = 0,
         progress: Callable[[int], None] = lambda rows: None,
+        stage: Callable[[str], None] = lambda what: None,
     ) -> SeedResult:
+        """Seed; `progress` hears of every chunk of rows sent, `stage` of what runs after."""
         started = time.perf_counter()
         posts = users * posts_per_user
         # Two threads: one makes the post texts while the other makes chunks of users.
@@ -173,6 +175,7 @@ class SeedService:
                         freeze=freeze,
                     )
                     if suspended is not None:
+                        stage("building indexes")  # every row is in: seconds at a million
                         await self.bulk.rebuild_indexes(suspended)
                 except Exception as exc:
                     # Seeded emails carry their user's id, so only an address someone
