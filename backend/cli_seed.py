@@ -48,20 +48,21 @@ async def _seed(args: argparse.Namespace, settings: Settings) -> SeedResult:
     total = args.users * (1 + args.posts_per_user)
     try:
         with Progress(
-            TextColumn("seeding"),
+            TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             transient=True,
             disable=not sys.stderr.isatty(),
         ) as progress:
-            task = progress.add_task("rows", total=total)
+            task = progress.add_task("seeding", total=total)
             async with create_sessionmaker(engine)() as session:
                 return await SeedService(session).seed(
                     args.users,
                     args.posts_per_user,
                     args.seed,
                     progress=lambda rows: progress.advance(task, rows),
+                    stage=lambda what: progress.update(task, description=what),
                 )
     except Exception as exc:
         translated = infrastructure_error(exc)

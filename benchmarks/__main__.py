@@ -142,11 +142,21 @@ def soak_figures(database_url: str, logs: Path, quick: bool) -> list[Figure]:
 
 
 def bulk_figures(
-    cluster: PgCluster, server_url: str, database_url: str, users: int
+    cluster: PgCluster, server_url: str, database_url: str, users: int, repetitions: int
 ) -> list[Figure]:
-    seeded = bulk.seed(database_url, users, posts_per_user=3)
-    scale = max(1, users * 4 // 100_000)  # pgbench rows = 100,000 x scale: the same row count
-    pgbench = bulk.pgbench_init(cluster, scale)
+    pairs = bulk.seed_against_pgbench(cluster, database_url, users, repetitions)
+    ratio = median([s.rows_per_second / p.rows_per_second for s, p in pairs])
+    seeded = {
+        "rows/s": median([s.rows_per_second for s, _ in pairs]),
+        "wall": median([s.wall_seconds for s, _ in pairs]),
+        "MB/s": median([s.megabytes_per_second for s, _ in pairs]),
+    }
+    pgbench = {
+        "rows/s": median([p.rows_per_second for _, p in pairs]),
+        "wall": median([p.wall_seconds for _, p in pairs]),
+        "MB/s": median([p.megabytes_per_second for _, p in pairs]),
+    }
+    megabytes = pairs[-1][0].megabytes, pairs[-1][1].megabytes
     api = f"{server_url}/api/v1"
     first = bulk.page_latency(api, {"limit": 100})
     last = bulk.page_latency(api, {"limit": 100, "after": users - 100})
@@ -155,10 +165,13 @@ def bulk_figures(
     return [
         Figure.ratio(
             f"bulk seed {users:,} users + {3 * users:,} posts, rows/s "
-            f"vs pgbench -i ({pgbench:,.0f}/s)",
-            seeded / pgbench,
+            f"vs pgbench -i ({pgbench['rows/s']:,.0f}/s)",
+            ratio,
             at_least=0.5,
-            detail=f"{seeded:,.0f} rows/s",
+            detail=f"{seeded['rows/s']:,.0f} rows/s; median of {len(pairs)} pairs; "
+            f"whole commands {seeded['wall']:.1f} s vs {pgbench['wall']:.1f} s; "
+            f"table MB/s {seeded['MB/s']:.0f} vs {pgbench['MB/s']:.0f} "
+            f"({megabytes[0]:.0f} MB vs {megabytes[1]:.0f} MB)",
         ),
         Figure.ratio(
             f"last page of {users:,} users (keyset) vs the first ({first:.1f} ms)",
@@ -253,7 +266,7 @@ def main() -> int:
         backend(url, Path(logs)) as server,
     ):
         console.print(f"[dim]backend {server.url}; seeding {users:,} users[/dim]")
-        figures += bulk_figures(cluster, server.url, url, users)
+        figures += bulk_figures(cluster, server.url, url, users, repetitions=3)
         figures += http_figures(server.url, url, Path(logs), users, args.quick)
         figures += round_trip_figures(cluster, url, Path(logs))
         figures += stream_figures(f"{server.url}/api/v1", args.quick)

@@ -13,7 +13,8 @@ CHECK_VIOLATION = "23514"
 
 
 def sqlstate(exc: BaseException) -> str | None:
-    orig = getattr(exc, "orig", None)
+    """The SQLSTATE of a SQLAlchemy-wrapped error, or of asyncpg's own (COPY runs on it)."""
+    orig = getattr(exc, "orig", exc)
     code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     return str(code) if code else None
 
