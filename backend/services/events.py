@@ -20,6 +20,19 @@ class LogEvent:
     id: int
     outcome: str
     json: str
+    # The event as a stream sends it, encoded once here rather than once per subscriber.
+    frame: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        frame = f"id: {self.id}\nevent: {self.outcome}\ndata: {self.json}\n\n".encode()
+        object.__setattr__(self, "frame", frame)
+
+
+class Heartbeat:
+    """Nothing happened for a while: a stream may tell its client it is still alive."""
+
+
+HEARTBEAT = Heartbeat()
 
 
 @dataclass(eq=False)

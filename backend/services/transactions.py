@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 
@@ -15,7 +16,7 @@ from backend.schemas.transactions import (
     TransactionRead,
     TransactionStats,
 )
-from backend.services.events import EventHub, LogEvent, Subscription
+from backend.services.events import HEARTBEAT, EventHub, Heartbeat, LogEvent, Subscription
 from backend.services.paging import split_page
 from backend.services.unit_of_work import UnitOfWork
 
@@ -74,11 +75,14 @@ class TransactionStream:
         self.requested_from = last_id
         self.last_id = 0
 
-    async def events(self) -> AsyncIterator[LogEvent | None]:
+    async def events(
+        self, heartbeat: float | None = None
+    ) -> AsyncIterator[LogEvent | Heartbeat | None]:
         """The events; the first item is None, once the stream is subscribed.
 
         From that moment on, every outcome that commits will be delivered: a client can
-        wait for it before it writes what it wants to watch.
+        wait for it before it writes what it wants to watch. With `heartbeat`, HEARTBEAT
+        comes after every that many seconds without an event.
         """
         # Subscribe before reading the table, so nothing committing meanwhile is missed.
         subscription = self.hub.subscribe()
@@ -92,14 +96,26 @@ class TransactionStream:
             yield None
             async for event in self._replay():
                 yield event
-            async for event in self._live(subscription):
-                yield event
+            async for item in self._live(subscription, heartbeat):
+                yield item
         finally:
             subscription.close()
 
-    async def _live(self, subscription: Subscription) -> AsyncIterator[LogEvent]:
+    async def _live(
+        self, subscription: Subscription, heartbeat: float | None
+    ) -> AsyncIterator[LogEvent | Heartbeat]:
+        queue = subscription.queue
         while True:
-            event = await subscription.queue.get()
+            if not queue.empty() or heartbeat is None:
+                event = await queue.get()
+            else:
+                # Only the wait is timed: cancelling a queue.get() loses nothing.
+                try:
+                    async with asyncio.timeout(heartbeat):
+                        event = await queue.get()
+                except TimeoutError:
+                    yield HEARTBEAT
+                    continue
             if subscription.closed:
                 return
             if subscription.lagging:
