@@ -13,7 +13,6 @@ from backend.api.problems import PROBLEM_RESPONSES
 from backend.schemas.common import Page
 from backend.schemas.transactions import TransactionRead, TransactionStats
 from backend.schemas.types import MAX_BIGINT
-from backend.services.events import LogEvent
 from backend.services.transactions import TransactionStream
 
 RECONNECT_MS = 2000  # how long an EventSource waits before it reconnects
@@ -81,10 +80,10 @@ async def stream_transactions(
 
 
 async def _frames(stream: TransactionStream) -> AsyncIterator[bytes]:
-    async for event in stream.events(heartbeat=PING_INTERVAL):
-        if isinstance(event, LogEvent):
-            yield event.frame
-        elif event is None:
+    async for batch in stream.batches(heartbeat=PING_INTERVAL):
+        if isinstance(batch, list):
+            yield b"".join(event.frame for event in batch)
+        elif batch is None:
             yield SUBSCRIBED
         else:
             yield PING
