@@ -44,7 +44,10 @@ class Subscription:
 
     def mark_lagging(self) -> None:
         self.lagging = True
-        # Wake a reader blocked on an empty queue; a full queue wakes it anyway.
+        self.wake()
+
+    def wake(self) -> None:
+        """Wake a reader blocked on an empty queue; a full queue wakes it anyway."""
         with contextlib.suppress(asyncio.QueueFull):
             self.queue.put_nowait(None)
 

@@ -60,6 +60,32 @@ class TransactionsService:
         )
 
 
+class _Ticker:
+    """Marks a stream's heartbeat due after a quiet interval: one timer a stream, none an event.
+
+    (A timeout around every queue wait would arm and cancel a timer per event per
+    subscriber.) A stream quiet since the last tick is woken with the heartbeat due.
+    """
+
+    def __init__(self, subscription: Subscription, interval: float) -> None:
+        self.subscription = subscription
+        self.interval = interval
+        self.quiet = True
+        self.due = False
+        self._loop = asyncio.get_running_loop()
+        self._handle = self._loop.call_later(interval, self._tick)
+
+    def _tick(self) -> None:
+        if self.quiet:
+            self.due = True
+            self.subscription.wake()
+        self.quiet = True
+        self._handle = self._loop.call_later(self.interval, self._tick)
+
+    def cancel(self) -> None:
+        self._handle.cancel()
+
+
 class TransactionStream:
     """One subscriber's events: what it missed (from the table), then live, in id order.
 
@@ -82,7 +108,8 @@ class TransactionStream:
 
         From that moment on, every outcome that commits will be delivered: a client can
         wait for it before it writes what it wants to watch. With `heartbeat`, HEARTBEAT
-        comes after every that many seconds without an event.
+        comes every that many seconds while the stream is quiet (the first one within two
+        intervals of the last event).
         """
         async for batch in self.batches(heartbeat):
             if isinstance(batch, list):
@@ -120,41 +147,42 @@ class TransactionStream:
         self, subscription: Subscription, heartbeat: float | None
     ) -> AsyncIterator[list[LogEvent] | Heartbeat]:
         queue = subscription.queue
-        while True:
-            if not queue.empty() or heartbeat is None:
-                event = await queue.get()
-            else:
-                # Only the wait is timed: cancelling a queue.get() loses nothing.
-                try:
-                    async with asyncio.timeout(heartbeat):
-                        event = await queue.get()
-                except TimeoutError:
-                    yield HEARTBEAT
-                    continue
-            batch: list[LogEvent] = []
+        ticker = _Ticker(subscription, heartbeat) if heartbeat is not None else None
+        try:
             while True:
-                if subscription.closed:
-                    if batch:
-                        yield batch
-                    return
-                if subscription.lagging:
-                    subscription.lagging = False
-                    subscription.drain()
-                    log.info("stream subscriber fell behind; resyncing from the table")
-                    if batch:
-                        yield batch
-                        batch = []
-                    async for page in self._replay():
-                        yield page
-                    break
-                if event is not None and event.id > self.last_id:
-                    self.last_id = event.id
-                    batch.append(event)
-                if queue.empty():
-                    break
-                event = queue.get_nowait()
-            if batch:
-                yield batch
+                event = await queue.get()
+                batch: list[LogEvent] = []
+                while True:
+                    if subscription.closed:
+                        if batch:
+                            yield batch
+                        return
+                    if subscription.lagging:
+                        subscription.lagging = False
+                        subscription.drain()
+                        log.info("stream subscriber fell behind; resyncing from the table")
+                        if batch:
+                            yield batch
+                            batch = []
+                        async for page in self._replay():
+                            yield page
+                        break
+                    if event is not None and event.id > self.last_id:
+                        self.last_id = event.id
+                        batch.append(event)
+                    if queue.empty():
+                        break
+                    event = queue.get_nowait()
+                if batch:
+                    if ticker is not None:
+                        ticker.quiet = ticker.due = False
+                    yield batch
+                elif ticker is not None and ticker.due:
+                    ticker.due = False
+                    yield HEARTBEAT
+        finally:
+            if ticker is not None:
+                ticker.cancel()
 
     async def _replay(self) -> AsyncIterator[list[LogEvent]]:
         while True:
