@@ -3,9 +3,7 @@
 Writes arrive open-loop at a fixed rate (200/s) while 20 subscribers read the stream; the
 latency of an event is its arrival time minus the log row's occurred_at (taken just before
 the commit, on the same machine's clock). Writer throughput is measured closed-loop with
-no subscribers and with 20, in the same run, and reported as a ratio; there the subscribers
-read from a process of their own, so parsing 20 streams never delays the writers' requests
-(the same loop would otherwise serve both, and the figure would measure the client).
+no subscribers and with 20, in the same run, and reported as a ratio.
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -103,49 +100,20 @@ async def latency(api: str, subscribers: int, rate: float, seconds: float) -> di
 async def writer_throughput(
     api: str, subscribers: int, seconds: float, concurrency: int = 16
 ) -> float:
-    readers = await _reader_process(api, subscribers) if subscribers else None
-    try:
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-        async with httpx.AsyncClient(base_url=api, timeout=60, limits=limits) as client:
-            done = 0
-            stop_at = time.perf_counter() + seconds
-
-            async def worker() -> None:
-                nonlocal done
-                while time.perf_counter() < stop_at:
-                    if await _create(client) == 201:
-                        done += 1
-
-            started = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-            elapsed = time.perf_counter() - started
-    finally:
-        if readers is not None:
-            readers.terminate()
-            await readers.wait()
-    return done / elapsed
-
-
-async def _reader_process(api: str, count: int) -> asyncio.subprocess.Process:
-    """`count` subscribers in a process of their own; returns once all are subscribed."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "benchmarks.stream", api, str(count), stdout=asyncio.subprocess.PIPE
-    )
-    assert process.stdout is not None
-    line = await asyncio.wait_for(process.stdout.readline(), 60)
-    if line.strip() != b"subscribed":
-        process.kill()
-        raise RuntimeError(f"stream readers did not subscribe: {line!r}")
-    return process
-
-
-async def _read_until_killed(api: str, count: int) -> None:
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     async with httpx.AsyncClient(base_url=api, timeout=60, limits=limits) as client:
-        _, tasks = await _start_readers(client, count)
-        print("subscribed", flush=True)
-        await asyncio.gather(*tasks)
+        _, tasks = await _start_readers(client, subscribers) if subscribers else ([], [])
+        done = 0
+        stop_at = time.perf_counter() + seconds
 
+        async def worker() -> None:
+            nonlocal done
+            while time.perf_counter() < stop_at:
+                if await _create(client) == 201:
+                    done += 1
 
-if __name__ == "__main__":  # python -m benchmarks.stream API COUNT: the reader process
-    asyncio.run(_read_until_killed(sys.argv[1], int(sys.argv[2])))
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+        await _stop(tasks)
+    return done / elapsed
