@@ -16,13 +16,14 @@ from backend.api.middleware import DeclaredBodyLimitMiddleware, RequestContextMi
 from backend.api.problems import install_problem_handlers, install_problem_openapi
 from backend.api.security import OPEN_PATHS, SecurityMiddleware
 from backend.db.embedded import EmbeddedPostgres
-from backend.db.engine import create_engine, create_sessionmaker
+from backend.db.engine import create_engine, create_reader, create_sessionmaker
 from backend.db.listener import Listener
 from backend.services.events import EventHub
 from backend.services.idempotency import purge_periodically
 from backend.services.migrations import MigrationsService
 from backend.services.outcomes import CHANNEL
 from backend.services.transactions import event_from_payload
+from backend.services.users import UserQueries
 from backend.settings import Settings, mask_url
 
 log = logging.getLogger("stackdeck")
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(url, settings)
         app.state.engine = engine
         app.state.sessions = create_sessionmaker(engine)
+        app.state.user_queries = UserQueries(create_reader(engine))
         app.state.migrations = MigrationsService(
             engine, lock_timeout_ms=settings.statement_timeout_ms or 15_000
         )

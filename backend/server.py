@@ -4,11 +4,17 @@ On SIGTERM or SIGINT uvicorn stops accepting connections and waits for open ones
 stream never ends by itself, so it would hold the shutdown until the graceful timeout.
 This server ends every stream at once (clients resume elsewhere with Last-Event-ID) and
 lets in-flight requests finish.
+
+A server process also takes the objects it built at start-up (modules, the app, the
+engine: about a million of them) out of the cyclic collector's reach once it is up, so a
+full collection under load scans only what requests allocate.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import socket
 from types import FrameType
 
 import uvicorn
@@ -16,9 +22,19 @@ from fastapi import FastAPI
 
 
 class GracefulServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+    def __init__(self, config: uvicorn.Config, app: FastAPI, freeze_heap: bool = False) -> None:
         super().__init__(config)
         self.app = app
+        self.freeze_heap = freeze_heap
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.freeze_heap:
+            # Measured: full collections of the start-up heap paused every request for up to
+            # 200 ms, several times a second under load. Frozen objects are still freed by
+            # reference counting; only the collector stops scanning them.
+            gc.collect()
+            gc.freeze()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
@@ -36,4 +52,5 @@ def serve(app: FastAPI, host: str, port: int, log_level: str = "info") -> None:
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10
     )
-    GracefulServer(config, app).run()
+    # One process serving one app: what it built at start-up lives until it exits.
+    GracefulServer(config, app, freeze_heap=True).run()

@@ -247,9 +247,23 @@ def http_figures(
     )
     one = http.statements(api, "/users/1")
     figures.append(Figure("SQL statements, a user with posts by id", one, "", "1", one == 1))
-    failures = sum(r.non_2xx + r.errors for r in (*read.values(), *pages.values()))
-    if failures:
-        figures.append(Figure("failed requests under load", failures, "", "0", False))
+    failed = {
+        f"{figure} {name}": r.non_2xx + r.errors
+        for figure, results in (("by id", read), ("page", pages))
+        for name, r in results.items()
+        if r.non_2xx + r.errors
+    }
+    if failed:
+        figures.append(
+            Figure(
+                "failed requests under load",
+                sum(failed.values()),
+                "",
+                "0",
+                False,
+                ", ".join(f"{where}: {n}" for where, n in failed.items()),
+            )
+        )
     return figures
 
 

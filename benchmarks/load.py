@@ -57,6 +57,10 @@ def wrk(
                 f"-c{connections}",
                 f"-d{round(seconds)}s",
                 "--latency",
+                # wrk's default 2 s timeout drops slow responses from the percentiles and
+                # counts them as socket errors: every response counts in the latency here.
+                "--timeout",
+                "30s",
                 "-s",
                 lua.name,
                 base_url,

@@ -185,9 +185,9 @@ async def test_stream_delivers_outcomes_live_and_replays_after_last_event_id(
 async def test_stream_sends_heartbeat_comments(
     live_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import fastapi.routing
+    import backend.api.transactions
 
-    monkeypatch.setattr(fastapi.routing, "_PING_INTERVAL", 0.2)
+    monkeypatch.setattr(backend.api.transactions, "PING_INTERVAL", 0.2)
     async with live_client.stream("GET", "/transactions/stream") as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         async with asyncio.timeout(10):

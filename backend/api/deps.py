@@ -15,7 +15,7 @@ from backend.services.idempotency import IdempotencyRequest
 from backend.services.migrations import MigrationsService
 from backend.services.posts import PostsService
 from backend.services.transactions import TransactionsService, TransactionStream
-from backend.services.users import UsersService
+from backend.services.users import UserQueries, UsersService
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -63,6 +63,15 @@ async def posts_service(session: SessionDep, idempotency: IdempotencyDep) -> Pos
 
 
 UsersServiceDep = Annotated[UsersService, Depends(users_service)]
+
+
+async def user_queries(request: Request) -> UserQueries:
+    # One per app, holding no session: reads need no sub-dependency and no teardown.
+    queries: UserQueries = request.app.state.user_queries
+    return queries
+
+
+UserQueriesDep = Annotated[UserQueries, Depends(user_queries)]
 PostsServiceDep = Annotated[PostsService, Depends(posts_service)]
 
 

@@ -20,6 +20,19 @@ class LogEvent:
     id: int
     outcome: str
     json: str
+    # The event as a stream sends it, encoded once here rather than once per subscriber.
+    frame: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        frame = f"id: {self.id}\nevent: {self.outcome}\ndata: {self.json}\n\n".encode()
+        object.__setattr__(self, "frame", frame)
+
+
+class Heartbeat:
+    """Nothing happened for a while: a stream may tell its client it is still alive."""
+
+
+HEARTBEAT = Heartbeat()
 
 
 @dataclass(eq=False)
@@ -31,7 +44,10 @@ class Subscription:
 
     def mark_lagging(self) -> None:
         self.lagging = True
-        # Wake a reader blocked on an empty queue; a full queue wakes it anyway.
+        self.wake()
+
+    def wake(self) -> None:
+        """Wake a reader blocked on an empty queue; a full queue wakes it anyway."""
         with contextlib.suppress(asyncio.QueueFull):
             self.queue.put_nowait(None)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 
@@ -15,7 +16,7 @@ from backend.schemas.transactions import (
     TransactionRead,
     TransactionStats,
 )
-from backend.services.events import EventHub, LogEvent, Subscription
+from backend.services.events import HEARTBEAT, EventHub, Heartbeat, LogEvent, Subscription
 from backend.services.paging import split_page
 from backend.services.unit_of_work import UnitOfWork
 
@@ -59,6 +60,32 @@ class TransactionsService:
         )
 
 
+class _Ticker:
+    """Marks a stream's heartbeat due after a quiet interval: one timer a stream, none an event.
+
+    (A timeout around every queue wait would arm and cancel a timer per event per
+    subscriber.) A stream quiet since the last tick is woken with the heartbeat due.
+    """
+
+    def __init__(self, subscription: Subscription, interval: float) -> None:
+        self.subscription = subscription
+        self.interval = interval
+        self.quiet = True
+        self.due = False
+        self._loop = asyncio.get_running_loop()
+        self._handle = self._loop.call_later(interval, self._tick)
+
+    def _tick(self) -> None:
+        if self.quiet:
+            self.due = True
+            self.subscription.wake()
+        self.quiet = True
+        self._handle = self._loop.call_later(self.interval, self._tick)
+
+    def cancel(self) -> None:
+        self._handle.cancel()
+
+
 class TransactionStream:
     """One subscriber's events: what it missed (from the table), then live, in id order.
 
@@ -74,11 +101,30 @@ class TransactionStream:
         self.requested_from = last_id
         self.last_id = 0
 
-    async def events(self) -> AsyncIterator[LogEvent | None]:
+    async def events(
+        self, heartbeat: float | None = None
+    ) -> AsyncIterator[LogEvent | Heartbeat | None]:
         """The events; the first item is None, once the stream is subscribed.
 
         From that moment on, every outcome that commits will be delivered: a client can
-        wait for it before it writes what it wants to watch.
+        wait for it before it writes what it wants to watch. With `heartbeat`, HEARTBEAT
+        comes every that many seconds while the stream is quiet (the first one within two
+        intervals of the last event).
+        """
+        async for batch in self.batches(heartbeat):
+            if isinstance(batch, list):
+                for event in batch:
+                    yield event
+            else:
+                yield batch
+
+    async def batches(
+        self, heartbeat: float | None = None
+    ) -> AsyncIterator[list[LogEvent] | Heartbeat | None]:
+        """events(), with whatever is already waiting handed over as one list.
+
+        A subscriber that wakes up to several events then writes them in one go: under a
+        burst of writes, one send per wake-up rather than one per event.
         """
         # Subscribe before reading the table, so nothing committing meanwhile is missed.
         subscription = self.hub.subscribe()
@@ -90,38 +136,62 @@ class TransactionStream:
                 async with self.sessions() as session, session.begin():
                     self.last_id = await TransactionsRepository(session).newest_id()
             yield None
-            async for event in self._replay():
-                yield event
-            async for event in self._live(subscription):
-                yield event
+            async for page in self._replay():
+                yield page
+            async for item in self._live(subscription, heartbeat):
+                yield item
         finally:
             subscription.close()
 
-    async def _live(self, subscription: Subscription) -> AsyncIterator[LogEvent]:
-        while True:
-            event = await subscription.queue.get()
-            if subscription.closed:
-                return
-            if subscription.lagging:
-                subscription.lagging = False
-                subscription.drain()
-                log.info("stream subscriber fell behind; resyncing from the table")
-                async for replayed in self._replay():
-                    yield replayed
-                continue
-            if event is None or event.id <= self.last_id:
-                continue
-            self.last_id = event.id
-            yield event
+    async def _live(
+        self, subscription: Subscription, heartbeat: float | None
+    ) -> AsyncIterator[list[LogEvent] | Heartbeat]:
+        queue = subscription.queue
+        ticker = _Ticker(subscription, heartbeat) if heartbeat is not None else None
+        try:
+            while True:
+                event = await queue.get()
+                batch: list[LogEvent] = []
+                while True:
+                    if subscription.closed:
+                        if batch:
+                            yield batch
+                        return
+                    if subscription.lagging:
+                        subscription.lagging = False
+                        subscription.drain()
+                        log.info("stream subscriber fell behind; resyncing from the table")
+                        if batch:
+                            yield batch
+                            batch = []
+                        async for page in self._replay():
+                            yield page
+                        break
+                    if event is not None and event.id > self.last_id:
+                        self.last_id = event.id
+                        batch.append(event)
+                    if queue.empty():
+                        break
+                    event = queue.get_nowait()
+                if batch:
+                    if ticker is not None:
+                        ticker.quiet = ticker.due = False
+                    yield batch
+                elif ticker is not None and ticker.due:
+                    ticker.due = False
+                    yield HEARTBEAT
+        finally:
+            if ticker is not None:
+                ticker.cancel()
 
-    async def _replay(self) -> AsyncIterator[LogEvent]:
+    async def _replay(self) -> AsyncIterator[list[LogEvent]]:
         while True:
             async with self.sessions() as session, session.begin():
                 rows = await TransactionsRepository(session).page_after(
                     self.last_id, REPLAY_PAGE, descending=False
                 )
-            for row in rows:
-                self.last_id = row.id
-                yield event_from_row(row)
+            if rows:
+                self.last_id = rows[-1].id
+                yield [event_from_row(row) for row in rows]
             if len(rows) < REPLAY_PAGE:
                 return

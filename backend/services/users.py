@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -13,9 +15,9 @@ from backend.db.errors import UNIQUE_VIOLATION, constraint_name, sqlstate
 from backend.db.models import User
 from backend.errors import Conflict, NotFound
 from backend.repositories.posts import PostsRepository
-from backend.repositories.users import UsersRepository
+from backend.repositories.users import AnyRow, UserRows, UsersRepository
 from backend.schemas.transactions import BatchResult, UserBatch
-from backend.schemas.users import UserCreate, UserRead, UserUpdate
+from backend.schemas.users import UserCreate, UserRead, UserUpdate, UserWithPosts
 from backend.services.idempotency import IdempotencyRequest
 from backend.services.paging import split_page
 from backend.services.unit_of_work import UnitOfWork
@@ -28,35 +30,83 @@ def email_conflict(exc: IntegrityError, email: str | None) -> Exception:
     return exc
 
 
+_USERS = TypeAdapter(list[UserRead])
+_USERS_WITH_POSTS = TypeAdapter(list[UserWithPosts])
+_POST_FIELDS = ("id", "title", "body", "published", "created_at")
+
+
+class UserQueries:
+    """Reads of users: rows mapped straight to the API's schemas, no ORM objects between.
+
+    Each read checks a connection out of the engine's pool in autocommit (no BEGIN and
+    no COMMIT: a single statement sees one snapshot anyway) and returns it as soon as the
+    rows are in, before any mapping is done.
+    """
+
+    def __init__(self, reads: AsyncEngine) -> None:
+        self.reads = reads
+
+    async def get(self, user_id: int) -> UserWithPosts:
+        async with self.reads.connect() as connection:
+            rows = await UserRows(connection).with_posts(user_id)
+        if not rows:
+            raise NotFound(f"user {user_id} does not exist")
+        first = rows[0]._mapping
+        user: dict[str, Any] = {
+            "id": first["id"],
+            "name": first["name"],
+            "email": first["email"],
+            "post_count": first["post_count"],
+            "created_at": first["created_at"],
+            "updated_at": first["updated_at"],
+            "posts": [
+                {
+                    "user_id": user_id,
+                    **{name: row._mapping[f"post_{name}"] for name in _POST_FIELDS},
+                }
+                for row in rows
+                if row.post_id is not None
+            ],
+        }
+        return UserWithPosts.model_validate(user)
+
+    async def page(
+        self, after: int | None, limit: int, q: str | None, descending: bool = False
+    ) -> tuple[list[UserRead], int | None]:
+        """A keyset page in one statement, whatever its size."""
+        async with self.reads.connect() as connection:
+            rows = await UserRows(connection).page_after(after, limit + 1, q, descending)
+        page, next_cursor = split_page(rows, limit)
+        return _USERS.validate_python([row._mapping for row in page]), next_cursor
+
+    async def page_with_posts(
+        self, after: int | None, limit: int, q: str | None, descending: bool = False
+    ) -> tuple[list[UserWithPosts], int | None]:
+        """A keyset page and its users' posts: two statements, whatever its size."""
+        async with self.reads.connect() as connection:
+            repository = UserRows(connection)
+            rows = await repository.page_after(after, limit + 1, q, descending)
+            page, next_cursor = split_page(rows, limit)
+            posts: Sequence[AnyRow] = await repository.posts_of([row.id for row in page])
+        users = [dict(row._mapping) for row in page]
+        by_user: dict[int, list[dict[str, Any]]] = {}
+        for user in users:
+            user["posts"] = by_user[user["id"]] = []
+        for post in posts:
+            by_user[post.user_id].append(dict(post._mapping))
+        return _USERS_WITH_POSTS.validate_python(users), next_cursor
+
+    async def count(self, q: str | None) -> int:
+        async with self.reads.connect() as connection:
+            return await UserRows(connection).count(q)
+
+
 class UsersService:
     def __init__(
         self, session: AsyncSession, idempotency: IdempotencyRequest | None = None
     ) -> None:
         self.uow = UnitOfWork(session, idempotency)
         self.users = UsersRepository(session)
-
-    async def page(
-        self,
-        after: int | None,
-        limit: int,
-        q: str | None,
-        embed_posts: bool,
-        descending: bool = False,
-    ) -> tuple[Sequence[User], int | None]:
-        async with self.uow.read():
-            rows = await self.users.page_after(after, limit + 1, q, embed_posts, descending)
-        return split_page(rows, limit)
-
-    async def count(self, q: str | None) -> int:
-        async with self.uow.read():
-            return await self.users.count(q)
-
-    async def get(self, user_id: int) -> User:
-        async with self.uow.read():
-            user = await self.users.get(user_id, with_posts=True)
-        if user is None:
-            raise NotFound(f"user {user_id} does not exist")
-        return user
 
     async def create(self, data: UserCreate) -> UserRead:
         async with self.uow.write("users.create", "user") as outcome:
