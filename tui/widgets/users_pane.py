@@ -59,6 +59,7 @@ class UsersPane(Pane):
         self.query_text = ""
         self.total: int | None = None
         self.loading = False
+        self.cancelled = False  # the last load was cancelled with escape; the status says so
         self._highlighted_id: int | None = None
         self.status = Static("", id="users-status", classes="pane-status")
 
@@ -95,6 +96,7 @@ class UsersPane(Pane):
             await asyncio.sleep(debounce)
         client, window, q = self.client, self.window, self.query_text or None
         self.loading = True
+        self.cancelled = False
         self._show_status()
         keep_id = self._highlighted_id
         cursor: int | None = None
@@ -172,6 +174,8 @@ class UsersPane(Pane):
             )
         if self.loading:
             parts.append("loading… (esc cancels)")
+        elif self.cancelled:
+            parts.append("load cancelled")
         self.status.update(" · ".join(parts))
 
     def current_user(self) -> dict[str, Any] | None:
@@ -231,8 +235,12 @@ class UsersPane(Pane):
             search.display = False
             self.table.focus()
             return
+        if not self.loading:
+            return
         self.workers.cancel_group(self, "users-load")
+        # The rows on screen stay as they were: the window only changes when a page arrives.
         self.loading = False
+        self.cancelled = True
         self._show_status()
 
     def action_search(self) -> None:
