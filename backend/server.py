@@ -9,6 +9,8 @@ lets in-flight requests finish.
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 from types import FrameType
 
 import uvicorn
@@ -19,6 +21,14 @@ class GracefulServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
         super().__init__(config)
         self.app = app
+        # Set once the lifespan has run and the sockets accept: a thread waiting for the
+        # server needs no HTTP round trip (nor a first /health that loads Alembic's scripts).
+        self.ready = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self.ready.set()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
