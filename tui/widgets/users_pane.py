@@ -100,6 +100,7 @@ class UsersPane(Pane):
         self._show_status()
         keep_id = self._highlighted_id
         cursor: int | None = None
+        filled = False
         try:
             if mode == "first":
                 page = await client.list_users(limit=PAGE_SIZE, q=q)
@@ -124,9 +125,14 @@ class UsersPane(Pane):
                 )
                 added = window.extend_up(page["items"], page["next"])
                 cursor = self.table.cursor_row + added
-            if mode in ("first", "last", "from") or self.total is None:
-                self.total = await client.count_users(q)
+            if cursor is None:
+                cursor = window.index_of(keep_id) if keep_id is not None else None
             self.show_message(None)
+            if mode in ("first", "last", "from") or self.total is None:
+                # The rows first: counting a big table can take longer than the page did.
+                self._fill(cursor or 0)
+                filled = True
+                self.total = await client.count_users(q)
         except ApiError as error:
             self.show_error(error)
             if error.schema_not_ready:
@@ -137,9 +143,8 @@ class UsersPane(Pane):
         finally:
             self.loading = False
             self._show_status()
-        if cursor is None:
-            cursor = window.index_of(keep_id) if keep_id is not None else None
-        self._fill(cursor or 0)
+        if not filled:
+            self._fill(cursor or 0)
 
     def _fill(self, cursor: int) -> None:
         table = self.table
