@@ -140,9 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def console(args: argparse.Namespace, settings: Settings) -> int:
     """The default: the console, on the embedded backend unless --api-url is given."""
     from backend.launcher import BackendThread, LauncherError
-    from tui.main import run_console
 
     if args.api_url:
+        from tui.main import run_console
+
         return run_console(args.api_url, token=args.token, read_only=args.read_only)
     backend = BackendThread(settings.model_copy(update={"port": 0}))
     try:
@@ -153,6 +154,8 @@ def console(args: argparse.Namespace, settings: Settings) -> int:
     # console loads once `starting` resolves (its first requests would wait in the backlog).
     starting = backend.start_soon()
     try:
+        from tui.main import run_console  # imported while PostgreSQL starts
+
         code = run_console(url, read_only=args.read_only, starting=starting)
     finally:
         backend.stop()

@@ -18,14 +18,18 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import uvicorn
 from pydantic import SecretStr
 
+from backend.api import API_PREFIX
 from backend.db.embedded import EmbeddedPostgres
-from backend.main import API_PREFIX, create_app
-from backend.server import GracefulServer
 from backend.settings import Settings, mask_url
+
+# The app and uvicorn are imported by start(), after PostgreSQL is on its way: started from
+# a thread, the server's imports then overlap PostgreSQL's start-up and the console's own.
+if TYPE_CHECKING:
+    from backend.server import GracefulServer
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +95,11 @@ class BackendThread:
             settings = settings.model_copy(update={"database_url": SecretStr(url)})
             self.settings = settings
         self.database_url_masked = mask_url(settings.database_url_value() or "")
+        import uvicorn
+
+        from backend.main import create_app
+        from backend.server import GracefulServer
+
         app = create_app(settings)
         config = uvicorn.Config(
             app,
