@@ -80,7 +80,8 @@ class TransactionsPane(Pane):
         self._show_totals()
         self.set_interval(1.0, self._tick)
         self.watch(self.app, "theme", self._theme_changed, init=False)
-        self.follow()
+        # The stream starts with refresh_data(), which the app calls once the users page
+        # (what a user waits for at launch) is in.
 
     @property
     def table(self) -> DataTable[Any]:
