@@ -91,7 +91,10 @@ class UsersPane(Pane):
             self.load("first")
 
     @work(exclusive=True, group="users-load")
-    async def load(self, mode: str, anchor: int | None = None, debounce: float = 0.0) -> None:
+    async def load(
+        self, mode: str, anchor: int | None = None, debounce: float = 0.0, recount: bool = True
+    ) -> None:
+        """Fetch a page (mode: first, last, from, down, up); recount=False keeps a known total."""
         if debounce:
             await asyncio.sleep(debounce)
         client, window, q = self.client, self.window, self.query_text or None
@@ -128,7 +131,7 @@ class UsersPane(Pane):
             if cursor is None:
                 cursor = window.index_of(keep_id) if keep_id is not None else None
             self.show_message(None)
-            if mode in ("first", "last", "from") or self.total is None:
+            if (recount and mode in ("first", "last", "from")) or self.total is None:
                 # The rows first: counting a big table can take longer than the page did.
                 self._fill(cursor or 0)
                 filled = True
@@ -227,11 +230,13 @@ class UsersPane(Pane):
 
     # -- keys -----------------------------------------------------------------------------------
 
+    # g and G show other rows of the same list: its total is known (counting a million rows
+    # would cost more than the page itself); writes and `r` reset or refresh it.
     def action_first(self) -> None:
-        self.load("first")
+        self.load("first", recount=False)
 
     def action_last(self) -> None:
-        self.load("last")
+        self.load("last", recount=False)
 
     def action_cancel(self) -> None:
         search = self.query_one("#users-search", Input)
