@@ -174,8 +174,7 @@ class StackdeckApp(App[None]):
         pane = next((p for p in self.panes if p.id == name), None)
         if pane is not None and self.query_one("#panes").has_class("-narrow"):
             self._activate(pane)
-            table = pane.query("DataTable").first()
-            table.focus()
+            pane.query("DataTable, RichLog").first().focus()
 
     def _show_connection(self) -> None:
         parts = [self.api_label]

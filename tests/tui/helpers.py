@@ -48,3 +48,8 @@ def loads_idle(app: StackdeckApp) -> bool:
 
 def user_rows(app: StackdeckApp) -> list[dict[str, object]]:
     return list(app.users.window.rows)
+
+
+def tx_lines(app: StackdeckApp) -> list[str]:
+    """The transactions pane's lines as drawn, oldest first."""
+    return [strip.text for strip in app.transactions.log_view.lines]
