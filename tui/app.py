@@ -128,6 +128,10 @@ class StackdeckApp(App[None]):
         first = self.users.load("first")
         with contextlib.suppress(WorkerCancelled, WorkerFailed):
             await first.wait()
+        # After the page is on screen: their answers would slow the paint itself.
+        self.call_after_refresh(self._load_the_rest)
+
+    def _load_the_rest(self) -> None:
         for pane in self.panes:
             if pane is not self.users:
                 pane.refresh_data()
