@@ -140,23 +140,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 def console(args: argparse.Namespace, settings: Settings) -> int:
     """The default: the console, on the embedded backend unless --api-url is given."""
     from backend.launcher import BackendThread, LauncherError
-    from tui.main import run_console
 
     if args.api_url:
+        from tui.main import run_console
+
         return run_console(args.api_url, token=args.token, read_only=args.read_only)
     backend = BackendThread(settings.model_copy(update={"port": 0}))
-    print("stackdeck: starting the backend…", file=sys.stderr)
     try:
-        url = backend.start()
-    except (LauncherError, EmbeddedDatabaseError) as exc:
-        backend.stop()
+        url = backend.listen()
+    except LauncherError as exc:
         return _fail(str(exc))
+    # PostgreSQL and the server start while the console imports and draws itself; the
+    # console loads once `starting` resolves (its first requests would wait in the backlog).
+    starting = backend.start_soon()
     try:
-        return run_console(
-            url, read_only=args.read_only, database_label=backend.database_url_masked
-        )
+        from tui.main import run_console  # imported while PostgreSQL starts
+
+        code = run_console(url, read_only=args.read_only, starting=starting)
     finally:
         backend.stop()
+    if starting.done() and (error := starting.exception()) is not None:
+        if isinstance(error, (LauncherError, EmbeddedDatabaseError)):
+            return _fail(str(error))
+        raise error
+    return code
 
 
 if __name__ == "__main__":

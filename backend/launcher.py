@@ -3,6 +3,10 @@
 The console (`stackdeck` with no arguments) and the console's tests use it, so the UI's loop
 never shares a loop with the server's requests. The embedded PostgreSQL is started here (not in
 the app's lifespan) so the caller learns its masked URL and a second start is quick.
+
+The socket listens before anything else starts, so the URL is known at once and a request
+sent while the backend is still starting waits in the backlog instead of being refused: the
+console opens while PostgreSQL and the app start (`start_soon`).
 """
 
 from __future__ import annotations
@@ -12,18 +16,24 @@ import logging
 import socket
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import httpx
-import uvicorn
 from pydantic import SecretStr
 
+from backend.api import API_PREFIX
 from backend.db.embedded import EmbeddedPostgres
-from backend.main import API_PREFIX, create_app
-from backend.server import GracefulServer
 from backend.settings import Settings, mask_url
 
+# The app and uvicorn are imported by start(), after PostgreSQL is on its way: started from
+# a thread, the server's imports then overlap PostgreSQL's start-up and the console's own.
+if TYPE_CHECKING:
+    from backend.server import GracefulServer
+
 log = logging.getLogger(__name__)
+
+BACKLOG = 128  # connections that may wait while the backend starts
 
 
 class LauncherError(RuntimeError):
@@ -31,7 +41,9 @@ class LauncherError(RuntimeError):
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and
+    # without it a response written in two parts waits ~40 ms for the delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     # A restart on the same port must not wait for TIME_WAIT to expire.
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -53,6 +65,8 @@ class BackendThread:
     _embedded: EmbeddedPostgres | None = field(default=None, init=False)
     _server: GracefulServer | None = field(default=None, init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
+    _launcher: threading.Thread | None = field(default=None, init=False)
+    _sock: socket.socket | None = field(default=None, init=False)
     database_url_masked: str = field(default="", init=False)
 
     @property
@@ -63,8 +77,19 @@ class BackendThread:
     def url(self) -> str:
         return self.root_url + API_PREFIX
 
+    def listen(self) -> str:
+        """Bind and listen now: `url` is valid from here on, and early requests wait."""
+        if self._sock is None:
+            self._sock = _bind(self.settings.host, self.port)
+            self._sock.listen(BACKLOG)
+            self.port = int(self._sock.getsockname()[1])
+        return self.url
+
     def start(self, timeout: float = 60.0) -> str:
-        """Start PostgreSQL (when embedded) and uvicorn; return once /health answers."""
+        """Start PostgreSQL (when embedded) and uvicorn; return once the server accepts."""
+        self.listen()
+        sock = self._sock
+        assert sock is not None
         settings = self.settings
         if settings.database_url_value() is None and self._embedded is None:
             self._embedded = EmbeddedPostgres(settings.data_dir)
@@ -72,8 +97,11 @@ class BackendThread:
             settings = settings.model_copy(update={"database_url": SecretStr(url)})
             self.settings = settings
         self.database_url_masked = mask_url(settings.database_url_value() or "")
-        sock = _bind(settings.host, self.port)
-        self.port = int(sock.getsockname()[1])
+        import uvicorn
+
+        from backend.main import create_app
+        from backend.server import GracefulServer
+
         app = create_app(settings)
         config = uvicorn.Config(
             app,
@@ -95,24 +123,44 @@ class BackendThread:
         self._thread = threading.Thread(target=run, name="stackdeck-backend", daemon=True)
         # uvicorn installs signal handlers only on the main thread, so none are installed here.
         self._thread.start()
-        self._wait_healthy(timeout)
+        self._wait_ready(server, timeout)
         return self.url
 
-    def _wait_healthy(self, timeout: float) -> None:
+    def start_soon(self, timeout: float = 60.0) -> Future[str]:
+        """`start()` on a thread of its own, so the caller carries on (the console draws
+        itself meanwhile). `url` is valid at once; the future gives the masked database URL
+        once the server accepts, or the error that stopped it."""
+        self.listen()
+        started: Future[str] = Future()
+
+        def launch() -> None:
+            try:
+                self.start(timeout)
+            except BaseException as exc:  # the caller learns every failure from the future
+                started.set_exception(exc)
+            else:
+                started.set_result(self.database_url_masked)
+
+        self._launcher = threading.Thread(target=launch, name="stackdeck-launcher", daemon=True)
+        self._launcher.start()
+        return started
+
+    def _wait_ready(self, server: GracefulServer, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        # The event is set from the server's thread; the short wait only bounds how late a
+        # server that died while starting is noticed.
+        while not server.ready.wait(0.02):
             if self._thread is None or not self._thread.is_alive():
                 raise LauncherError("the backend stopped while starting; see the log above")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise LauncherError(f"the backend did not answer /health within {timeout:.0f}s")
+            if time.monotonic() > deadline:
+                raise LauncherError(f"the backend did not start within {timeout:.0f}s")
 
     def stop(self, release_database: bool = True) -> None:
         """Stop uvicorn (finishing requests in flight), then release the embedded PostgreSQL."""
+        if self._launcher is not None:
+            # Quitting while the backend starts: let the start finish, then stop what it began.
+            self._launcher.join(timeout=60)
+            self._launcher = None
         if self._server is not None:
             self._server.should_exit = True
             # Live SSE streams never end by themselves; end them so the shutdown is quick.
@@ -126,6 +174,9 @@ class BackendThread:
                 self._thread.join(timeout=5)
         self._thread = None
         self._server = None
+        if self._sock is not None:
+            self._sock.close()  # already closed by the server, unless it never ran
+            self._sock = None
         if release_database and self._embedded is not None:
             self._embedded.stop()
             self._embedded = None

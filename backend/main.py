@@ -11,7 +11,7 @@ import anyio
 from fastapi import APIRouter, FastAPI
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
-from backend.api import health, migrations, posts, transactions, users
+from backend.api import API_PREFIX, health, migrations, posts, transactions, users
 from backend.api.middleware import DeclaredBodyLimitMiddleware, RequestContextMiddleware
 from backend.api.problems import install_problem_handlers, install_problem_openapi
 from backend.api.security import OPEN_PATHS, SecurityMiddleware
@@ -27,8 +27,6 @@ from backend.services.users import UserQueries
 from backend.settings import Settings, mask_url
 
 log = logging.getLogger("stackdeck")
-
-API_PREFIX = "/api/v1"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import socket
+import threading
 from types import FrameType
 
 import uvicorn
@@ -26,15 +27,20 @@ class GracefulServer(uvicorn.Server):
         super().__init__(config)
         self.app = app
         self.freeze_heap = freeze_heap
+        # Set once the lifespan has run and the sockets accept: a thread waiting for the
+        # server needs no HTTP round trip (nor a first /health that loads Alembic's scripts).
+        self.ready = threading.Event()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
+        await super().startup(sockets=sockets)
         if self.freeze_heap:
             # Measured: full collections of the start-up heap paused every request for up to
             # 200 ms, several times a second under load. Frozen objects are still freed by
             # reference counting; only the collector stops scanning them.
             gc.collect()
             gc.freeze()
+        if self.started:
+            self.ready.set()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)

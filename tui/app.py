@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from textual.dom import DOMNode
 from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Tab, Tabs
+from textual.worker import WorkerCancelled, WorkerFailed
 
 from tui.client import SCHEMA_NOT_READY, ApiClient, ApiError, RequestRecord
 from tui.screens.confirm import ConfirmScreen
@@ -67,9 +70,13 @@ class StackdeckApp(App[None]):
         api_label: str | None = None,
         database_label: str = "",
         health_every: float = HEALTH_EVERY,
+        starting: Future[str] | None = None,
     ) -> None:
+        """`starting`, when given, is the backend still starting in this process: the console
+        draws itself meanwhile and loads once it resolves (to the masked database URL)."""
         super().__init__()
         self.client = client
+        self.starting = starting
         self.api_label = api_label or client.base_url
         self.database_label = database_label
         self.health_every = health_every
@@ -103,8 +110,43 @@ class StackdeckApp(App[None]):
         self._show_connection()
         self.client.listeners.append(self._on_request)
         self.users.table.focus()
-        self.refresh_all()
+        if self.starting is None:
+            self._connected()
+        else:
+            self.users.show_message("starting the backend…")
+            self.wait_for_backend(self.starting)
+
+    def _connected(self) -> None:
+        self.load_users_first()
         self.set_interval(self.health_every, self.check_health)
+
+    @work(group="startup")
+    async def load_users_first(self) -> None:
+        """The users page, then everything else: the first page is what the user waits for,
+        and the other panes' first calls (the migrations status is the heaviest) would share
+        the machine with it (embedded, the backend's thread even shares this process)."""
+        first = self.users.load("first")
+        with contextlib.suppress(WorkerCancelled, WorkerFailed):
+            await first.wait()
+        # After the page is on screen: their answers would slow the paint itself.
+        self.call_after_refresh(self._load_the_rest)
+
+    def _load_the_rest(self) -> None:
+        for pane in self.panes:
+            if pane is not self.users:
+                pane.refresh_data()
+        self.check_health()
+
+    @work(exclusive=True, group="starting")
+    async def wait_for_backend(self, starting: Future[str]) -> None:
+        try:
+            self.database_label = await asyncio.wrap_future(starting)
+        except Exception:  # the caller prints why, from the same future
+            self.exit(return_code=2)
+            return
+        self.starting = None
+        self._show_connection()
+        self._connected()
 
     @property
     def panes(self) -> list[Pane]:
@@ -136,14 +178,13 @@ class StackdeckApp(App[None]):
         pane = next((p for p in self.panes if p.id == name), None)
         if pane is not None and self.query_one("#panes").has_class("-narrow"):
             self._activate(pane)
-            table = pane.query("DataTable").first()
-            table.focus()
+            pane.query("DataTable, RichLog").first().focus()
 
     def _show_connection(self) -> None:
         parts = [self.api_label]
         if self.database_label:
             parts.append(self.database_label)
-        parts.append(f"schema {self.schema_state}")
+        parts.append("starting the backend…" if self.starting else f"schema {self.schema_state}")
         if self.client.read_only:
             parts.append("READ-ONLY")
         self.sub_title = " · ".join(parts)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+
 from tui.app import StackdeckApp
 from tui.client import ApiClient
 
@@ -15,9 +17,14 @@ def api_base(url: str) -> str:
 
 
 def run_console(
-    api_url: str, *, token: str | None = None, read_only: bool = False, database_label: str = ""
+    api_url: str,
+    *,
+    token: str | None = None,
+    read_only: bool = False,
+    database_label: str = "",
+    starting: Future[str] | None = None,
 ) -> int:
     client = ApiClient(api_base(api_url), token=token, read_only=read_only)
-    app = StackdeckApp(client, database_label=database_label)
+    app = StackdeckApp(client, database_label=database_label, starting=starting)
     app.run()
-    return 0
+    return app.return_code or 0

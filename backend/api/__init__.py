@@ -1,1 +1,3 @@
 """HTTP shape only: paths, status codes, schemas in and out."""
+
+API_PREFIX = "/api/v1"

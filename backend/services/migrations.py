@@ -20,15 +20,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext, MigrationInfo
-from alembic.script import Script, ScriptDirectory
-from alembic.script.revision import RevisionError
-from alembic.util import CommandError
 from sqlalchemy import MetaData, func, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -59,6 +52,13 @@ from backend.schemas.migrations import (
 )
 from backend.services.outcomes import OutcomeRecord, record_outcome
 
+# Alembic (with Mako and Pygments behind it) is imported where it is used, not here: the app
+# imports this module at start-up, and the console's first page needs none of it.
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationInfo
+    from alembic.script import Script, ScriptDirectory
+
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(backend.__file__).resolve().parent.parent
@@ -80,6 +80,8 @@ def alembic_config(
     script_location: str | Path | None = None, output_buffer: io.StringIO | None = None
 ) -> Config:
     """The project's alembic.ini (found beside the package, not in the cwd), logging left alone."""
+    from alembic.config import Config
+
     ini = str(ALEMBIC_INI) if ALEMBIC_INI.exists() else None
     config = Config(ini, output_buffer=output_buffer)
     if script_location is not None or ini is None:
@@ -181,6 +183,8 @@ class MigrationsService:
         # `just revision` while the console runs), so status never shows a stale history.
         key = self._revision_files()
         if self._script is None or key != self._script_key:
+            from alembic.script import ScriptDirectory
+
             self._script = ScriptDirectory.from_config(alembic_config(self.script_location))
             self._script_key = key
         return self._script
@@ -204,6 +208,8 @@ class MigrationsService:
 
     async def explain_not_ready(self, error: SchemaNotReady) -> SchemaNotReady:
         """The same 503, its detail naming the current and head revisions (when readable)."""
+        from alembic.util import CommandError
+
         try:
             state = await self.schema_state()
         except (SQLAlchemyError, OSError, CommandError) as exc:
@@ -224,6 +230,10 @@ class MigrationsService:
             return await conn.run_sync(self._status)
 
     def _status(self, conn: Connection) -> MigrationStatus:
+        from alembic.autogenerate import compare_metadata
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script.revision import RevisionError
+
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         current = list(context.get_current_heads())
         script = self.script
@@ -271,6 +281,9 @@ class MigrationsService:
 
     def plan(self, direction: Direction, target: str, current: Sequence[str]) -> list[Script]:
         """The revisions a run would execute, in order; UnknownRevision if the target is bad."""
+        from alembic.script.revision import RevisionError
+        from alembic.util import CommandError
+
         script = self.script
         try:
             if direction == "upgrade":
@@ -385,6 +398,8 @@ class MigrationsService:
     def _alembic(
         self, conn: Connection, direction: Direction, destination: str, applied: list[str]
     ) -> None:
+        from alembic import command
+
         def on_version_apply(*, step: MigrationInfo, **_: Any) -> None:
             applied.append(step.up_revision_id or "?")
 
@@ -504,6 +519,9 @@ class MigrationsService:
         return MigrationSql(from_=source, to=destination, direction=direction, sql=sql)
 
     def _resolve(self, revision: str) -> list[str]:
+        from alembic.script.revision import RevisionError
+        from alembic.util import CommandError
+
         if revision == BASE:
             return []
         try:
@@ -513,6 +531,8 @@ class MigrationsService:
         return [s.revision for s in found if s is not None]
 
     def _direction(self, target: str, from_heads: list[str]) -> Direction:
+        from alembic.script.revision import RevisionError
+
         if target == BASE or _RELATIVE_DOWN.match(target):
             return "downgrade"
         if target in ("head", "heads") or _RELATIVE_UP.match(target):
@@ -525,6 +545,10 @@ class MigrationsService:
         return "downgrade" if wanted and set(wanted) <= below else "upgrade"
 
     def _offline(self, direction: Direction, source: str, destination: str) -> str:
+        from alembic import command
+        from alembic.script.revision import RevisionError
+        from alembic.util import CommandError
+
         buffer = io.StringIO()
         config = alembic_config(self.script_location, output_buffer=buffer)
         try:
@@ -538,6 +562,8 @@ class MigrationsService:
 
 
 def _current_heads(conn: Connection) -> list[str]:
+    from alembic.runtime.migration import MigrationContext
+
     return list(MigrationContext.configure(conn).get_current_heads())
 
 

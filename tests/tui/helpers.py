@@ -58,3 +58,8 @@ def screen_text(app: App[Any]) -> str:
     """The text the terminal shows now (the screen and any modal over it), tags stripped."""
     svg = app.export_screenshot(simplify=True)
     return html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
+
+
+def tx_lines(app: StackdeckApp) -> list[str]:
+    """The transactions pane's lines as drawn, oldest first."""
+    return [strip.text for strip in app.transactions.log_view.lines]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from backend.db.locks import MIGRATION_LOCK_KEY
 from backend.launcher import BackendThread
+from tests.migrations import connection
 from tests.tui.conftest import SIZE, make_console
 from tests.tui.helpers import has_migrations_api, loads_idle, until
 from tui.screens.migration import MigrationScreen
@@ -82,3 +84,38 @@ async def test_cancelling_the_confirmation_runs_nothing(empty_backend: BackendTh
         await pilot.press("n")
         await until(pilot, lambda: not isinstance(app.screen, MigrationScreen))
         assert not any(r.method == "POST" for r in app.client.log)
+
+
+async def test_m_while_another_migration_runs_shows_the_409_and_stays_usable(
+    empty_backend: BackendThread,
+) -> None:
+    app = make_console(empty_backend)
+    url = empty_backend.settings.database_url_value() or ""
+    # Another process's run, as far as the backend can tell: it holds the migration lock.
+    async with connection(url) as holder:
+        await holder.execute(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: loads_idle(app) and app.migrations.state is not None)
+            await pilot.press("m")
+            await until(pilot, lambda: isinstance(app.screen, MigrationScreen))
+            screen = app.screen
+            assert isinstance(screen, MigrationScreen)
+            await pilot.press("y")
+            await until(pilot, lambda: screen.phase == "done", within=30)
+            assert screen.outcome is not None
+            assert screen.outcome["ok"] is False and screen.outcome["status"] == 409
+            shown = str(screen.query_one("#mig-outcome").render())
+            assert "a migration is running" in shown, shown
+            assert "Traceback" not in shown
+            upgrade = [r for r in app.client.log if r.method == "POST"]
+            assert [r.status for r in upgrade] == [409]
+            await pilot.press("enter")
+            await until(pilot, lambda: not isinstance(app.screen, MigrationScreen))
+            # Nothing ran: the pane still says the schema is empty, and the console answers.
+            await until(pilot, lambda: loads_idle(app) and app.migrations.state is not None)
+            assert app.migrations.state is not None
+            assert app.migrations.state["current"] == []
+            assert app.migrations.state["running"] is True
+            await pilot.press("r")
+            await until(pilot, lambda: loads_idle(app))
+            assert app.is_running

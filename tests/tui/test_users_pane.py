@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from textual.worker import Worker, WorkerState
+
 from backend.launcher import BackendThread
+from tests.helpers import eventually
+from tests.migrations import connection
 from tests.tui.conftest import SIZE, make_console
 from tests.tui.helpers import loads_idle, until
 from tests.tui.seed import seed_users
@@ -114,3 +118,44 @@ async def test_e_edits_and_delete_removes_after_confirming(backend: BackendThrea
         await pilot.press("y")
         await until(pilot, lambda: loads_idle(app) and users.total == 1)
         assert [r["email"] for r in users.window.rows] == ["user0001@example.com"]
+
+
+async def test_escape_cancels_a_load_that_is_stuck_on_the_database(backend: BackendThread) -> None:
+    seed_users(backend.url, 150)
+    app = make_console(backend)
+    url = backend.settings.database_url_value() or ""
+    async with app.run_test(size=SIZE) as pilot:
+        users = app.users
+        await until(pilot, lambda: loads_idle(app) and users.total == 150)
+        first_page = list(users.window.rows)
+        async with connection(url) as holder, holder.transaction():
+            # Every read of users now waits for this transaction: the next load really hangs.
+            await holder.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+
+            async def a_read_waits_on_the_lock() -> bool:
+                waiting = await holder.fetchval(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted"
+                    " AND relation = 'users'::regclass"
+                )
+                return bool(waiting)
+
+            await pilot.press("G")
+            await eventually(a_read_waits_on_the_lock)
+            loads: list[Worker[None]] = [
+                w for w in app.workers if w.group == "users-load" and w.is_running
+            ]
+            assert len(loads) == 1 and users.loading
+            assert "loading" in str(users.status.render())
+            await pilot.press("escape")
+            await until(pilot, lambda: loads[0].state == WorkerState.CANCELLED)
+            assert not users.loading
+            assert "load cancelled" in str(users.status.render())
+            # Still usable while the database is stuck: the old rows, and the cursor moves.
+            assert users.window.rows == first_page and users.window.at_start
+            before = users.table.cursor_row
+            await pilot.press("down")
+            await until(pilot, lambda: users.table.cursor_row == before + 1)
+        # The lock is gone: the same key loads the last page.
+        await pilot.press("G")
+        await until(pilot, lambda: loads_idle(app) and users.window.at_end, within=20)
+        assert "load cancelled" not in str(users.status.render())

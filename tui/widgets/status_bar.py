@@ -25,4 +25,5 @@ def describe(record: RequestRecord) -> Text:
 
 class StatusBar(Static):
     def show(self, record: RequestRecord) -> None:
-        self.update(describe(record))
+        # Its height is fixed at one line (app.tcss): no layout of the screen per request.
+        self.update(describe(record), layout=False)

@@ -1,4 +1,11 @@
-"""The transactions pane: every write's outcome live over SSE, a per-second sparkline, totals."""
+"""The transactions pane: every write's outcome live over SSE, a per-second sparkline, totals.
+
+The outcomes are lines in a RichLog, not rows of a DataTable: a DataTable drops its render
+caches on every added row, so at 200 events a second it redrew every visible cell ten times
+a second (about 90 ms each on a busy 2-core machine) and keys waited behind it. A log line is
+rendered once, when it arrives, and once the log is full its size stops changing, so a
+burst costs a scroll, not a layout.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +21,31 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Label, Sparkline, Static
+from textual.widgets import Label, RichLog, Sparkline, Static
 
 from tui.client import ApiClient, ApiError
-from tui.widgets.cells import cell, when
+from tui.widgets.cells import when
 from tui.widgets.pane import Pane
 
-ROWS = 200  # rows kept (up to twice as many between trims); older ones go for good
+ROWS = 200  # outcomes kept; older ones go for good
 WINDOW = 60  # seconds in the sparkline
 MAX_BACKOFF = 5.0
-FLUSH_EVERY = 0.1  # seconds: a burst of events is drawn once
+FLUSH_EVERY = 0.25  # seconds: a burst of events is drawn once
+# (header, width, right-aligned) of each column of a line
+COLUMNS = (
+    ("time", 8, False),
+    ("operation", 22, False),
+    ("entity", 14, False),
+    ("outcome", 30, False),
+    ("ms", 7, True),
+    ("stmts", 5, True),
+)
+
+
+def _fit(text: str, width: int, right: bool) -> str:
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    return text.rjust(width) if right else text.ljust(width)
 
 
 def demo_batch() -> list[dict[str, Any]]:
@@ -55,6 +77,7 @@ class TransactionsPane(Pane):
         self._second = int(time.time())
         self.totals = {"committed": 0, "rolled_back": 0}
         self.connected = False
+        self.shown: deque[dict[str, Any]] = deque(maxlen=ROWS)  # what the log shows, oldest first
         self._colours: dict[str, str] = {}
         self._pending: list[dict[str, Any]] = []
         self._flush_timer: Timer | None = None
@@ -67,24 +90,20 @@ class TransactionsPane(Pane):
             yield Label("✘", classes="tx-bad")
             yield Sparkline(list(self.rolled_back), id="tx-rolled-back")
         yield Static("", id="tx-totals")
-        table: DataTable[Any] = DataTable(id="tx-table", cursor_type="row")
-        table.add_column("time", key="time")
-        table.add_column("operation", key="operation")
-        table.add_column("entity", key="entity")
-        table.add_column("outcome", key="outcome")
-        table.add_column("ms", key="ms")
-        table.add_column("stmts", key="stmts")
-        yield table
+        header = " ".join(_fit(name, width, right) for name, width, right in COLUMNS)
+        yield Static(Text(header, style="bold"), id="tx-header")
+        yield RichLog(id="tx-log", max_lines=ROWS, wrap=False, markup=False, min_width=1)
 
     def on_mount(self) -> None:
         self._show_totals()
         self.set_interval(1.0, self._tick)
         self.watch(self.app, "theme", self._theme_changed, init=False)
-        self.follow()
+        # The stream starts with refresh_data(), which the app calls once the users page
+        # (what a user waits for at launch) is in.
 
     @property
-    def table(self) -> DataTable[Any]:
-        return self.query_one("#tx-table", DataTable)
+    def log_view(self) -> RichLog:
+        return self.query_one("#tx-log", RichLog)
 
     def refresh_data(self) -> None:
         if not self.connected:
@@ -162,29 +181,35 @@ class TransactionsPane(Pane):
         items, self._pending = self._pending[-ROWS:], []
         if not items:
             return
-        table = self.table
-        following = table.row_count == 0 or table.cursor_row >= table.row_count - 1
+        log = self.log_view
+        # Follow the newest lines unless the user has scrolled up to read older ones.
+        following = log.scroll_y >= log.max_scroll_y
         for item in items:
-            table.add_row(
-                cell(when(item.get("occurred_at"), seconds=True)),
-                cell(item.get("operation", "")),
-                cell(f"{item.get('entity', '')}#{item.get('entity_id') or ''}".rstrip("#")),
-                self._outcome(str(item.get("outcome", "")), item.get("reason")),
-                cell(f"{float(item.get('duration_ms') or 0):.1f}"),
-                cell(item.get("statement_count", "")),
-                key=str(item["id"]),
-            )
-        if table.row_count > 2 * ROWS:
-            # Trimming row by row costs a pass over the table each; one refill is cheaper.
-            keep = list(table.ordered_rows)[-ROWS:]
-            cells = [table.get_row(row.key) for row in keep]
-            table.clear()
-            for row, values in zip(keep, cells, strict=True):
-                table.add_row(*values, key=row.key.value)
-        if following:
-            table.move_cursor(row=table.row_count - 1, animate=False)
+            self.shown.append(item)
+            log.write(self._line(item), scroll_end=following)
         self._show_chart()
         self._show_totals()
+
+    def _line(self, item: dict[str, Any]) -> Text:
+        entity = f"{item.get('entity', '')}#{item.get('entity_id') or ''}".rstrip("#")
+        values = [
+            when(item.get("occurred_at"), seconds=True),
+            str(item.get("operation", "")),
+            entity,
+            None,
+            f"{float(item.get('duration_ms') or 0):.1f}",
+            str(item.get("statement_count", "")),
+        ]
+        line = Text(no_wrap=True, end="")
+        for n, ((_, width, right), value) in enumerate(zip(COLUMNS, values, strict=True)):
+            if n:
+                line.append(" ")
+            if value is None:
+                outcome = self._outcome(str(item.get("outcome", "")), item.get("reason"))
+                line.append(_fit(outcome.plain, width, right), style=outcome.style)
+            else:
+                line.append(_fit(value, width, right))
+        return line
 
     def _outcome(self, outcome: str, reason: object) -> Text:
         if not self._colours:
@@ -194,9 +219,9 @@ class TransactionsPane(Pane):
                 "bad": variables.get("error", "red"),
             }
         if outcome == "committed":
-            return cell("committed", f"bold {self._colours['ok']}")
+            return Text("committed", style=f"bold {self._colours['ok']}")
         text = "rolled back" + (f": {reason}" if reason else "")
-        return cell(text, f"bold {self._colours['bad']}")
+        return Text(text, style=f"bold {self._colours['bad']}")
 
     def _theme_changed(self) -> None:
         self._colours = {}
@@ -220,6 +245,7 @@ class TransactionsPane(Pane):
 
     def _show_totals(self) -> None:
         minute_ok, minute_bad = sum(self.committed), sum(self.rolled_back)
+        # One line of fixed height: redrawing it needs no layout of the whole screen.
         self.query_one("#tx-totals", Static).update(
             Text.assemble(
                 ("committed ", ""),
@@ -227,7 +253,8 @@ class TransactionsPane(Pane):
                 ("  rolled back ", ""),
                 (f"{self.totals['rolled_back']:,}", "bold"),
                 (f"   last {WINDOW} s: {minute_ok} / {minute_bad}", "dim"),
-            )
+            ),
+            layout=False,
         )
 
     # -- the demo batch -------------------------------------------------------------------------

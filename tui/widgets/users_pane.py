@@ -59,6 +59,7 @@ class UsersPane(Pane):
         self.query_text = ""
         self.total: int | None = None
         self.loading = False
+        self.cancelled = False  # the last load was cancelled with escape; the status says so
         self._highlighted_id: int | None = None
         self.status = Static("", id="users-status", classes="pane-status")
 
@@ -90,14 +91,19 @@ class UsersPane(Pane):
             self.load("first")
 
     @work(exclusive=True, group="users-load")
-    async def load(self, mode: str, anchor: int | None = None, debounce: float = 0.0) -> None:
+    async def load(
+        self, mode: str, anchor: int | None = None, debounce: float = 0.0, recount: bool = True
+    ) -> None:
+        """Fetch a page (mode: first, last, from, down, up); recount=False keeps a known total."""
         if debounce:
             await asyncio.sleep(debounce)
         client, window, q = self.client, self.window, self.query_text or None
         self.loading = True
+        self.cancelled = False
         self._show_status()
         keep_id = self._highlighted_id
         cursor: int | None = None
+        filled = False
         try:
             if mode == "first":
                 page = await client.list_users(limit=PAGE_SIZE, q=q)
@@ -122,9 +128,14 @@ class UsersPane(Pane):
                 )
                 added = window.extend_up(page["items"], page["next"])
                 cursor = self.table.cursor_row + added
-            if mode in ("first", "last", "from") or self.total is None:
-                self.total = await client.count_users(q)
+            if cursor is None:
+                cursor = window.index_of(keep_id) if keep_id is not None else None
             self.show_message(None)
+            if (recount and mode in ("first", "last", "from")) or self.total is None:
+                # The rows first: counting a big table can take longer than the page did.
+                self._fill(cursor or 0)
+                filled = True
+                self.total = await client.count_users(q)
         except ApiError as error:
             self.show_error(error)
             if error.schema_not_ready:
@@ -136,9 +147,8 @@ class UsersPane(Pane):
             self.loading = False
             if self.is_attached:  # not while the app quits: its screens are gone
                 self._show_status()
-        if cursor is None:
-            cursor = window.index_of(keep_id) if keep_id is not None else None
-        self._fill(cursor or 0)
+        if not filled:
+            self._fill(cursor or 0)
 
     def _fill(self, cursor: int) -> None:
         table = self.table
@@ -173,6 +183,8 @@ class UsersPane(Pane):
             )
         if self.loading:
             parts.append("loading… (esc cancels)")
+        elif self.cancelled:
+            parts.append("load cancelled")
         self.status.update(" · ".join(parts))
 
     def current_user(self) -> dict[str, Any] | None:
@@ -219,11 +231,13 @@ class UsersPane(Pane):
 
     # -- keys -----------------------------------------------------------------------------------
 
+    # g and G show other rows of the same list: its total is known (counting a million rows
+    # would cost more than the page itself); writes and `r` reset or refresh it.
     def action_first(self) -> None:
-        self.load("first")
+        self.load("first", recount=False)
 
     def action_last(self) -> None:
-        self.load("last")
+        self.load("last", recount=False)
 
     def action_cancel(self) -> None:
         search = self.query_one("#users-search", Input)
@@ -232,8 +246,12 @@ class UsersPane(Pane):
             search.display = False
             self.table.focus()
             return
+        if not self.loading:
+            return
         self.workers.cancel_group(self, "users-load")
+        # The rows on screen stay as they were: the window only changes when a page arrives.
         self.loading = False
+        self.cancelled = True
         self._show_status()
 
     def action_search(self) -> None:
