@@ -172,7 +172,8 @@ PEERS = (
         run_key="Enter",
         focus_results=("r",),
         end_key="G",
-        held=re.compile(r"Query returned \d+ rows[^\n]*?in [\d.]+m?s"),
+        # "100000+ rows": it stopped there and knows there are more.
+        held=re.compile(r"Query returned (\d+\+? rows)"),
     ),
 )
 
@@ -278,8 +279,11 @@ class Tmux:
             tree = psutil.Process(self.pane_pid()).children(recursive=True)
         except (ValueError, psutil.Error):
             tree = []
-        self("kill-session", "-t", self.session)
-        _, alive = psutil.wait_procs(tree, timeout=10)
+        self("kill-session", "-t", self.session)  # SIGHUP, which sqlit-tui ignores
+        for process in tree:
+            with contextlib.suppress(psutil.Error):
+                process.terminate()
+        _, alive = psutil.wait_procs(tree, timeout=5)
         for process in alive:
             with contextlib.suppress(psutil.Error):
                 process.kill()
@@ -475,10 +479,11 @@ def run(
     venvs: Path | None = None,
     database_url: str | None = None,
     console: Console | None = None,
+    only: list[str] | None = None,
 ) -> list[Row]:
     """Measure stackdeck and the peers on one database (given, or a fresh seeded one)."""
     console = console or Console()
-    tools = (STACKDECK_TOOL, *PEERS)
+    tools = [t for t in (STACKDECK_TOOL, *PEERS) if not only or t.name in only]
     if shutil.which("tmux") is None:
         rows = [Row(t.name, note="not measured: tmux is not installed") for t in tools]
     else:
@@ -553,9 +558,11 @@ def main() -> int:
     parser.add_argument(
         "--database-url", help="an already seeded database (default: a fresh one, seeded here)"
     )
+    names = [t.name for t in (STACKDECK_TOOL, *PEERS)]
+    parser.add_argument("--only", action="append", choices=names, help="just this tool (repeat)")
     args = parser.parse_args()
     users = args.users or (100_000 if args.quick else 1_000_000)
-    run(users, 1 if args.quick else 3, args.venvs, args.database_url)
+    run(users, 1 if args.quick else 3, args.venvs, args.database_url, only=args.only)
     return 0
 
 
