@@ -40,7 +40,7 @@ from pathlib import Path
 import psutil
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from benchmarks.harness import median
 
@@ -83,7 +83,23 @@ class Target:
 
     @property
     def libpq_url(self) -> str:
-        return make_url(self.url).set(drivername="postgresql").render_as_string(False)
+        """Without the password: that reaches libpq through a password file (`pgpass`)."""
+        url = make_url(self.url)
+        bare = URL.create("postgresql", url.username, None, url.host, url.port, url.database)
+        return bare.update_query_dict(dict(url.query)).render_as_string(False)
+
+    def pgpass(self, directory: Path) -> dict[str, str]:
+        """The environment that gives libpq the password, kept off every command line."""
+        if not self.password:
+            return {}
+
+        def field(value: str) -> str:
+            return value.replace("\\", "\\\\").replace(":", "\\:")
+
+        path = directory / "pgpass"
+        path.touch(mode=0o600)  # libpq ignores a password file others can read
+        path.write_text(f"*:*:*:{field(self.user)}:{field(self.password)}\n")
+        return {"PGPASSFILE": str(path)}
 
 
 @dataclass(frozen=True)
@@ -125,13 +141,13 @@ def _sqlit(bin_dir: Path, target: Target) -> list[str]:
         f"--port={target.port}",
         f"--database={target.database}",
         f"--username={target.user}",
-        # Without a password it asks for one; a trust-auth server ignores it.
-        f"--password={target.password or 'unused'}",
+        # Empty: it does not ask for one, and libpq reads the password file.
+        "--password=",
     ]
 
 
 def _stackdeck(bin_dir: Path, target: Target) -> list[str]:
-    return [str(STACKDECK), "--database-url", target.url]
+    return [str(STACKDECK)]  # on STACKDECK_DATABASE_URL (as --database-url, but off `ps`)
 
 
 STACKDECK_TOOL = Tool(
@@ -369,6 +385,8 @@ def drive(tmux: Tmux, tool: Tool, bin_dir: Path, target: Target, home: Path, pag
         "XDG_DATA_HOME": str(home / ".local" / "share"),
         "XDG_CACHE_HOME": str(home / ".cache"),
         "STACKDECK_DATA_DIR": str(home / "stackdeck"),
+        "STACKDECK_DATABASE_URL": target.url,
+        **target.pgpass(home),
     }
     started = time.perf_counter()
     tmux.start(tool.argv(bin_dir, target), env, home)
