@@ -19,6 +19,7 @@ benchmarks/peers-results.json.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import importlib.metadata
 import json
@@ -37,12 +38,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 import psutil
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import URL, make_url
 
 from benchmarks.harness import median
+from tests.pg import asyncpg_dsn
 
 RESULTS = Path(__file__).with_name("peers-results.json")
 STACKDECK = Path(sys.executable).parent / "stackdeck"
@@ -355,7 +358,10 @@ def install(tool: Tool, root: Path) -> Path:
 
 def version(tool: Tool, bin_dir: Path | None) -> str:
     if bin_dir is None:
-        return importlib.metadata.version(tool.distribution)
+        try:
+            return importlib.metadata.version(tool.distribution)
+        except importlib.metadata.PackageNotFoundError:
+            return ""
     code = f"import importlib.metadata as m; print(m.version({tool.distribution!r}))"
     result = subprocess.run(
         [str(bin_dir / "python"), "-c", code], capture_output=True, text=True, timeout=30
@@ -421,31 +427,55 @@ def drive(tmux: Tmux, tool: Tool, bin_dir: Path, target: Target, home: Path, pag
     return Sample(launch, query, rss_result, rss_paged, held)
 
 
-def measure(tool: Tool, root: Path, target: Target, repetitions: int, console: Console) -> Row:
+@dataclass
+class Prepared:
+    tool: Tool
+    row: Row
+    bin_dir: Path
+    home: Path
+    samples: list[Sample] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def prepare(tool: Tool, root: Path, console: Console) -> Prepared | Row:
+    """The tool installed (a peer, in its own venv): ready to drive, or a "not measured" row."""
     row = Row(tool.name, note=tool.note)
-    tmux = Tmux()
     try:
         if tool.requirements:
             console.print(f"[dim]{tool.name}: pip install {' '.join(tool.requirements)}[/dim]")
-        bin_dir = install(tool, root) if tool.requirements else STACKDECK.parent
-        row.version = version(tool, bin_dir if tool.requirements else None)
-        home = root / "home" / tool.name
-        home.mkdir(parents=True, exist_ok=True)
-        samples = []
-        for n in range(repetitions):
-            console.print(f"[dim]{tool.name} {row.version}: run {n + 1}/{repetitions}[/dim]")
-            try:
-                samples.append(drive(tmux, tool, bin_dir, target, home, page=True))
-            finally:
-                tmux.stop_session()
-    except NotDriven as exc:
+            bin_dir = install(tool, root)
+            row.version = version(tool, bin_dir)
+        else:
+            bin_dir, row.version = STACKDECK.parent, version(tool, None)
+    except (NotDriven, OSError, subprocess.SubprocessError) as exc:
         row.note = f"not measured: {exc}"
         return row
+    home = root / "home" / tool.name
+    home.mkdir(parents=True, exist_ok=True)
+    return Prepared(tool, row, bin_dir, home)
+
+
+def sample(tool: Prepared, target: Target) -> None:
+    """One launch of the tool in a fresh tmux server; a failure is kept with its reason."""
+    tmux = Tmux()
+    try:
+        tool.samples.append(drive(tmux, tool.tool, tool.bin_dir, target, tool.home, page=True))
+    except NotDriven as exc:
+        tool.failures.append(str(exc))
     except (OSError, subprocess.SubprocessError, psutil.Error) as exc:
-        row.note = f"not measured: {type(exc).__name__}: {str(exc)[:200]}"
-        return row
+        tool.failures.append(f"{type(exc).__name__}: {str(exc)[:200]}")
     finally:
         tmux.kill_server()
+
+
+def summarise(tool: Prepared) -> Row:
+    row, samples = tool.row, tool.samples
+    if not samples:
+        row.note = f"not measured: {tool.failures[-1] if tool.failures else 'no runs'}"
+        return row
+    if tool.failures:
+        runs = len(samples) + len(tool.failures)
+        row.note += f" ({len(tool.failures)} of {runs} runs failed: {tool.failures[-1]})"
     row.samples = [asdict(s) for s in samples]
     row.launch_s = median([s.launch_s for s in samples])
     queries = [s.query_s for s in samples if s.query_s is not None]
@@ -455,6 +485,19 @@ def measure(tool: Tool, root: Path, target: Target, repetitions: int, console: C
     row.rss_paged_mb = median(paged) if paged else None
     row.held = samples[-1].held
     return row
+
+
+def measure(
+    tools: list[Tool], root: Path, target: Target, repetitions: int, console: Console
+) -> list[Row]:
+    """Every tool installed first, then the runs taken in turns, so noise spreads evenly."""
+    prepared = [prepare(tool, root, console) for tool in tools]
+    for n in range(repetitions):
+        for tool in prepared:
+            if isinstance(tool, Prepared):
+                console.print(f"[dim]{tool.row.tool} {tool.row.version}: run {n + 1}[/dim]")
+                sample(tool, target)
+    return [summarise(tool) if isinstance(tool, Prepared) else tool for tool in prepared]
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -481,6 +524,14 @@ def throwaway(keep: Path | None) -> Iterator[Path]:
         yield Path(tmp)
 
 
+async def vacuum(url: str) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await conn.execute("VACUUM (ANALYZE) users, posts")
+    finally:
+        await conn.close()
+
+
 @contextlib.contextmanager
 def seeded_database(users: int, console: Console) -> Iterator[str]:
     from benchmarks.harness import database
@@ -488,6 +539,8 @@ def seeded_database(users: int, console: Console) -> Iterator[str]:
     with database() as (_, url):
         console.print(f"[dim]seeding {users:,} users with `stackdeck seed`[/dim]")
         seed(url, users)
+        # Settled, as a real database is: no autovacuum of the fresh rows during the first run.
+        asyncio.run(vacuum(url))
         yield url
 
 
@@ -509,7 +562,7 @@ def run(
             root = stack.enter_context(throwaway(venvs))
             url = database_url or stack.enter_context(seeded_database(users, console))
             target = Target.from_url(url)
-            rows = [measure(tool, root, target, repetitions, console) for tool in tools]
+            rows = measure(tools, root, target, repetitions, console)
     show(rows, users, repetitions, console)
     RESULTS.write_text(
         json.dumps(
