@@ -623,6 +623,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.tui_peers", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="100,000 users, one run per tool")
     parser.add_argument("--users", type=int, help="users to seed (default 1,000,000)")
+    parser.add_argument("--repetitions", type=int, help="launches of each tool (default 3)")
     parser.add_argument(
         "--venvs", type=Path, help="keep the peers' venvs here and reuse them (default: a temp dir)"
     )
@@ -633,7 +634,8 @@ def main() -> int:
     parser.add_argument("--only", action="append", choices=names, help="just this tool (repeat)")
     args = parser.parse_args()
     users = args.users or (100_000 if args.quick else 1_000_000)
-    run(users, 1 if args.quick else 3, args.venvs, args.database_url, only=args.only)
+    repetitions = args.repetitions or (1 if args.quick else 3)
+    run(users, repetitions, args.venvs, args.database_url, only=args.only)
     return 0
 
 
