@@ -204,6 +204,7 @@ class Sample:
     rss_result_mb: float
     rss_paged_mb: float | None
     held: str
+    last_row: str = ""  # the bottom row on screen after the jump to the last one
 
 
 @dataclass
@@ -412,7 +413,7 @@ def drive(tmux: Tmux, tool: Tool, bin_dir: Path, target: Target, home: Path, pag
     match = tool.held.search(screen) or tool.held.search(tmux.screen())
     pid = tmux.pane_pid()
     rss_result = peak_rss_mb(pid)
-    rss_paged = None
+    rss_paged, last_row = None, ""
     if page:
         if tool.focus_results:
             tmux.send(*tool.focus_results)
@@ -421,10 +422,10 @@ def drive(tmux: Tmux, tool: Tool, bin_dir: Path, target: Target, home: Path, pag
             time.sleep(0.05)
         before = tmux.screen()
         tmux.send(tool.end_key)
-        tmux.wait_rows_settled(before, 180)
-        rss_paged = peak_rss_mb(pid)
+        rows = DATA_ROW.findall(tmux.wait_rows_settled(before, 180))
+        rss_paged, last_row = peak_rss_mb(pid), rows[-1] if rows else ""
     held = match.group(match.lastindex or 0) if match else ""
-    return Sample(launch, query, rss_result, rss_paged, held)
+    return Sample(launch, query, rss_result, rss_paged, held, last_row)
 
 
 @dataclass
