@@ -382,6 +382,28 @@ def take(tmux: Tmux, step: Step) -> None:
                 raise
 
 
+def to_last_row(tmux: Tmux, key: str) -> str:
+    """Press the end key until the bottom row stops moving; return that row.
+
+    Once is not enough for sqlit-tui: it goes to the last row loaded so far while it is still
+    filling its table.
+    """
+    bottom = ""
+    for presses in range(10):
+        before = tmux.screen()
+        tmux.send(key)
+        try:
+            rows = DATA_ROW.findall(tmux.wait_rows_settled(before, 5 if presses else 180))
+        except NotDriven:
+            if presses == 0 or "[exited]" in tmux.screen():
+                raise
+            return bottom  # the key moved nothing: already on the last row
+        if rows and rows[-1] == bottom:
+            return bottom
+        bottom = rows[-1] if rows else bottom
+    return bottom
+
+
 def drive(tmux: Tmux, tool: Tool, bin_dir: Path, target: Target, home: Path, page: bool) -> Sample:
     env = {
         "TERM": "xterm-256color",
@@ -420,10 +442,8 @@ def drive(tmux: Tmux, tool: Tool, bin_dir: Path, target: Target, home: Path, pag
         for _ in range(PAGE_DOWNS):
             tmux.send("PageDown")
             time.sleep(0.05)
-        before = tmux.screen()
-        tmux.send(tool.end_key)
-        rows = DATA_ROW.findall(tmux.wait_rows_settled(before, 180))
-        rss_paged, last_row = peak_rss_mb(pid), rows[-1] if rows else ""
+        last_row = to_last_row(tmux, tool.end_key)
+        rss_paged = peak_rss_mb(pid)
     held = match.group(match.lastindex or 0) if match else ""
     return Sample(launch, query, rss_result, rss_paged, held, last_row)
 
