@@ -382,26 +382,26 @@ def take(tmux: Tmux, step: Step) -> None:
                 raise
 
 
-def to_last_row(tmux: Tmux, key: str) -> str:
-    """Press the end key until the bottom row stops moving; return that row.
+def to_last_row(tmux: Tmux, key: str, within: float = 240) -> str:
+    """Press the end key until a press moves nothing (10 s to move); return the bottom row.
 
-    Once is not enough for sqlit-tui: it goes to the last row loaded so far while it is still
-    filling its table.
+    Once is not enough for sqlit-tui: its G lands on the last row it has loaded so far.
     """
+    deadline = time.monotonic() + within
     bottom = ""
-    for presses in range(10):
+    for presses in range(30):
         before = tmux.screen()
         tmux.send(key)
         try:
-            rows = DATA_ROW.findall(tmux.wait_rows_settled(before, 5 if presses else 180))
+            rows = DATA_ROW.findall(tmux.wait_rows_settled(before, 10 if presses else 180))
         except NotDriven:
             if presses == 0 or "[exited]" in tmux.screen():
                 raise
-            return bottom  # the key moved nothing: already on the last row
-        if rows and rows[-1] == bottom:
-            return bottom
+            return bottom  # the key moved nothing: on the last row
         bottom = rows[-1] if rows else bottom
-    return bottom
+        if time.monotonic() > deadline:
+            break
+    raise NotDriven(f"still not on the last row after {within:g} s (at {bottom})")
 
 
 def drive(tmux: Tmux, tool: Tool, bin_dir: Path, target: Target, home: Path, page: bool) -> Sample:
