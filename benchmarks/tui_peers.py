@@ -229,6 +229,7 @@ class Tmux:
     def __init__(self) -> None:
         self.socket = f"stackdeck-peers-{uuid.uuid4().hex[:8]}"
         self.session = ""
+        self.server_pid = 0
 
     def __call__(self, *args: str) -> str:
         result = subprocess.run(
@@ -248,6 +249,7 @@ class Tmux:
             timeout=15,
             env={**os.environ, **env},
         )
+        self.server_pid = self.server_pid or int(self("display", "-p", "#{pid}").strip() or 0)
 
     def screen(self) -> str:
         return self("capture-pane", "-p", "-t", self.session)
@@ -312,6 +314,15 @@ class Tmux:
     def kill_server(self) -> None:
         self.stop_session()
         self("kill-server")
+        # By its pid too: a server whose socket file was removed no longer hears kill-server.
+        with contextlib.suppress(psutil.Error):
+            server = psutil.Process(self.server_pid) if self.server_pid else None
+            if server and self.socket not in " ".join(server.cmdline()):
+                server = None  # the pid is someone else's now
+            left = [server, *server.children(recursive=True)] if server else []
+            for process in left:
+                with contextlib.suppress(psutil.Error):
+                    process.kill()
 
 
 def shows(text: str) -> Callable[[str], bool]:
