@@ -394,9 +394,10 @@ def take(tmux: Tmux, step: Step) -> None:
 
 
 def to_last_row(tmux: Tmux, key: str, within: float = 240) -> str:
-    """Press the end key until a press moves nothing (10 s to move); return the bottom row.
+    """Press the end key until a press leaves the bottom row where it was; return that row.
 
-    Once is not enough for sqlit-tui: its G lands on the last row it has loaded so far.
+    Once is not enough for sqlit-tui: its G lands on the last row it has loaded so far. (And
+    stackdeck's G reloads the last page, so a press may redraw the same rows.)
     """
     deadline = time.monotonic() + within
     bottom = ""
@@ -409,6 +410,8 @@ def to_last_row(tmux: Tmux, key: str, within: float = 240) -> str:
             if presses == 0 or "[exited]" in tmux.screen():
                 raise
             return bottom  # the key moved nothing: on the last row
+        if presses and rows and rows[-1] == bottom:
+            return bottom
         bottom = rows[-1] if rows else bottom
         if time.monotonic() > deadline:
             break
