@@ -230,6 +230,7 @@ class Tmux:
         self.socket = f"stackdeck-peers-{uuid.uuid4().hex[:8]}"
         self.session = ""
         self.server_pid = 0
+        self.socket_path = ""
 
     def __call__(self, *args: str) -> str:
         result = subprocess.run(
@@ -249,7 +250,9 @@ class Tmux:
             timeout=15,
             env={**os.environ, **env},
         )
-        self.server_pid = self.server_pid or int(self("display", "-p", "#{pid}").strip() or 0)
+        if not self.server_pid:
+            found = self("display", "-p", "#{pid} #{socket_path}").split(maxsplit=1)
+            self.server_pid, self.socket_path = int(found[0]), found[1].strip()
 
     def screen(self) -> str:
         return self("capture-pane", "-p", "-t", self.session)
@@ -323,6 +326,8 @@ class Tmux:
             for process in left:
                 with contextlib.suppress(psutil.Error):
                     process.kill()
+        if self.socket_path:  # tmux leaves the socket file behind
+            Path(self.socket_path).unlink(missing_ok=True)
 
 
 def shows(text: str) -> Callable[[str], bool]:
