@@ -23,7 +23,8 @@ test *args:
 test-all *args:
     pytest "$@"
 
-# benchmarks: a table of figures against baselines from the same run (--quick: < 2 min)
+# benchmarks: a table of figures against baselines from the same run (--quick: < 2 min;
+# --peers: then stackdeck beside harlequin and sqlit-tui in tmux)
 bench *args:
     python -m benchmarks "$@"
 

@@ -270,6 +270,9 @@ def http_figures(
 def main() -> int:
     parser = argparse.ArgumentParser(prog="just bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="shorter runs (under 2 minutes)")
+    parser.add_argument(
+        "--peers", action="store_true", help="then harlequin and sqlit-tui (benchmarks/tui_peers)"
+    )
     args = parser.parse_args()
     console = Console()
     figures: list[Figure] = []
@@ -307,6 +310,10 @@ def main() -> int:
         )
     )
     console.print(f"[dim]written to {RESULTS}[/dim]")
+    if args.peers:
+        from benchmarks import tui_peers
+
+        tui_peers.run(users, 1 if args.quick else 3, console=console)
     return 0
 
 
