@@ -44,6 +44,16 @@ async def test_seed_writes_realistic_rows_and_logs_one_outcome(
     assert max(lengths) > 2 * min(lengths)  # bodies of varied length
     [row] = await log_rows(database_url)
     assert (row["operation"], row["outcome"]) == ("users.seed", "committed")
+    # Analyzed before it committed: the planner has column statistics for the new rows.
+    async with app.state.sessions() as session:
+        analyzed = (
+            await session.execute(
+                text(
+                    "SELECT DISTINCT tablename FROM pg_stats WHERE tablename IN ('users', 'posts')"
+                )
+            )
+        ).scalars()
+        assert set(analyzed) == {"users", "posts"}
 
 
 async def test_seeding_twice_appends_with_fresh_ids_and_emails(

@@ -177,6 +177,7 @@ class SeedService:
                     if suspended is not None:
                         stage("building indexes")  # every row is in: seconds at a million
                         await self.bulk.rebuild_indexes(suspended)
+                    await self.bulk.analyze()
                 except Exception as exc:
                     # Seeded emails carry their user's id, so only an address someone
                     # entered by hand in that shape can collide.
