@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks import bulk, http, roundtrips, stream
+from benchmarks.console import measure as measure_console
 from benchmarks.harness import backend, database, median
 from tests.pg import PgCluster
 from tests.soak import soak
@@ -112,6 +113,52 @@ def round_trip_figures(cluster: PgCluster, database_url: str, logs: Path) -> lis
             f"{trips[small]} and {trips[large]}",
         ),
     ]
+
+
+def console_figures(quick: bool) -> list[Figure]:
+    """The console's own figures (benchmarks/console.py), on a database of their own."""
+    users, rows = (100_000, 10_000) if quick else (1_000_000, 50_000)
+    found = measure_console(users, rows, launches=1 if quick else 3)
+    figures = []
+    if "first_paint_s" in found:
+        paint = found["first_paint_s"]
+        figures.append(
+            Figure(
+                "console: launch to first users page (embedded, warm data dir)",
+                paint,
+                "s",
+                "<= 1.5 s",
+                paint <= 1.5,
+            )
+        )
+    rss, rss_paint = found["rss_after_paging_mb"], found["rss_first_paint_mb"]
+    figures += [
+        Figure(
+            f"console: peak RSS after paging {rows:,} rows of {users:,}",
+            rss,
+            "MB",
+            "<= 250 MB and <= 2 x first paint",
+            rss <= 250 and rss <= 2 * rss_paint,
+            f"{rss_paint:.0f} MB at first paint",
+        ),
+        Figure(
+            f"console: G (last of {users:,}) and g (first)",
+            max(found["last_ms"], found["first_ms"]),
+            "ms",
+            "<= 200 ms each",
+            found["last_ms"] <= 200 and found["first_ms"] <= 200,
+            f"G {found['last_ms']:.0f} ms, g {found['first_ms']:.0f} ms",
+        ),
+        Figure(
+            f"console: key p95 at row {rows:,}, stream at 200 events/s",
+            found["key_p95_streaming_ms"],
+            "ms",
+            "<= 50 ms",
+            found["key_p95_streaming_ms"] <= 50,
+            f"at row 0, no stream: {found['key_p95_row0_ms']:.1f} ms",
+        ),
+    ]
+    return figures
 
 
 def soak_figures(database_url: str, logs: Path, quick: bool) -> list[Figure]:
@@ -288,6 +335,8 @@ def main() -> int:
         figures += round_trip_figures(cluster, url, Path(logs))
         figures += stream_figures(f"{server.url}/api/v1", args.quick)
         figures += soak_figures(url, Path(logs), args.quick)
+    console.print("[dim]the console's figures[/dim]")
+    figures += console_figures(args.quick)
 
     table = Table(title="stackdeck benchmarks" + (" (quick)" if args.quick else ""))
     for column in ("figure", "value", "goal", "result", "detail"):

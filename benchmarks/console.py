@@ -265,44 +265,11 @@ def main() -> int:
         return 0
     if args.quick:
         args.users, args.rows = 100_000, 10_000
-    from benchmarks.harness import backend, database
-
-    figures: dict[str, Any] = {"users": args.users, "rows": args.rows}
-    if shutil.which("tmux"):
-        paints = first_paint(1 if args.quick else 3)
-        figures["first_paint_s"] = sorted(paints)[len(paints) // 2]
-    with (
-        database() as (_, url),
-        tempfile.TemporaryDirectory() as logs,
-        backend(url, Path(logs)) as server,
-    ):
-        api = f"{server.url}/api/v1"
-        started = time.perf_counter()
-        # The product's bulk path (COPY); 1,000,000 users take seconds, not minutes.
-        subprocess.run(
-            [
-                str(STACKDECK),
-                "seed",
-                "--users",
-                str(args.users),
-                "--posts-per-user",
-                "1",
-                "--database-url",
-                url,
-            ],
-            check=True,
-            capture_output=True,
-        )
-        figures["seed_seconds"] = time.perf_counter() - started
-        run = subprocess.run(
-            [sys.executable, "-m", "benchmarks.console", "--child", api, "--rows", str(args.rows)],
-            capture_output=True,
-            text=True,
-        )
-        if run.returncode != 0:
-            print(run.stderr[-4000:], file=sys.stderr)
-            return 1
-        figures.update(json.loads(run.stdout.strip().splitlines()[-1]))
+    try:
+        figures = measure(args.users, args.rows, launches=1 if args.quick else 3)
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     table = Table(title="stackdeck console")
     table.add_column("figure")
     table.add_column("value", justify="right")
@@ -320,6 +287,48 @@ def main() -> int:
     Console().print(table)
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
     return 0
+
+
+def measure(users: int, rows: int, launches: int) -> dict[str, Any]:
+    """Every console figure: first paint (when tmux is here), then paging, G/g and keys."""
+    from benchmarks.harness import backend, database
+
+    figures: dict[str, Any] = {"users": users, "rows": rows}
+    if shutil.which("tmux"):
+        paints = first_paint(launches)
+        figures["first_paint_s"] = sorted(paints)[len(paints) // 2]
+    with (
+        database() as (_, url),
+        tempfile.TemporaryDirectory() as logs,
+        backend(url, Path(logs)) as server,
+    ):
+        api = f"{server.url}/api/v1"
+        started = time.perf_counter()
+        # The product's bulk path (COPY); 1,000,000 users take seconds, not minutes.
+        subprocess.run(
+            [
+                str(STACKDECK),
+                "seed",
+                "--users",
+                str(users),
+                "--posts-per-user",
+                "1",
+                "--database-url",
+                url,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        figures["seed_seconds"] = time.perf_counter() - started
+        run = subprocess.run(
+            [sys.executable, "-m", "benchmarks.console", "--child", api, "--rows", str(rows)],
+            capture_output=True,
+            text=True,
+        )
+        if run.returncode != 0:
+            raise RuntimeError(run.stderr[-4000:])
+        figures.update(json.loads(run.stdout.strip().splitlines()[-1]))
+    return figures
 
 
 if __name__ == "__main__":

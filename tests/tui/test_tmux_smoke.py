@@ -80,9 +80,9 @@ def test_stackdeck_in_tmux_shows_the_panes_and_quits_cleanly(tmux: Tmux, tmp_pat
         env=env,
         timeout=10,
     )
-    screen = tmux.wait_for(lambda s: "Migrations" in s and "schema not migrated" in s)
-    for pane in ("Users", "Posts", "Transactions", "Migrations"):
-        assert pane in screen
+    panes = ("Users", "Posts", "Transactions", "Migrations")
+    # Waited for whole: a capture can land between two partial redraws of the screen.
+    screen = tmux.wait_for(lambda s: all(p in s for p in panes) and "schema not migrated" in s)
     assert "127.0.0.1" in screen and "***" in screen  # backend URL, masked database URL
     tmux("send-keys", "-t", "smoke", "?")
     tmux.wait_for(lambda s: "command palette" in s)
