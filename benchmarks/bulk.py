@@ -162,6 +162,20 @@ def seed_against_pgbench(
     return pairs
 
 
+def vacuum(database_url: str) -> None:
+    """VACUUM (ANALYZE) the seeded tables (it cannot run inside a transaction, so not in the
+    seed itself, which ANALYZEs)."""
+
+    async def run() -> None:
+        conn = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            await conn.execute("VACUUM (ANALYZE) users, posts")
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
 def page_latency(api: str, params: dict[str, str | int], repetitions: int = 25) -> float:
     with httpx.Client(base_url=api, timeout=30) as client:
         client.get("/users", params=params)  # warm

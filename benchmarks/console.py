@@ -252,7 +252,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.console")
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--rows", type=int, default=50_000)
-    parser.add_argument("--quick", action="store_true", help="100k users, 10k rows, 1 launch")
+    parser.add_argument("--quick", action="store_true", help="100k users, 2k rows, 1 launch")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--writer", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -264,7 +264,7 @@ def main() -> int:
         print(json.dumps(asyncio.run(child(args.child, args.rows, stream_writer))))
         return 0
     if args.quick:
-        args.users, args.rows = 100_000, 10_000
+        args.users, args.rows = 100_000, 2_000
     try:
         figures = measure(args.users, args.rows, launches=1 if args.quick else 3)
     except RuntimeError as exc:
