@@ -203,22 +203,16 @@ class BulkRepository:
 
         `freeze` only after `truncate_empty_tables` in the same transaction.
         """
-        driver = await self._driver()
-        await driver.copy_to_table(
-            "users",
-            source=_framed(rows),
-            columns=["id", "name", "email"],
-            format="binary",
-            freeze=freeze or None,
-        )
+        await self._copy("users", ["id", "name", "email"], rows, freeze)
 
     async def copy_posts(self, rows: AsyncIterable[bytes], *, freeze: bool = False) -> None:
         """COPY posts (user_id, title, body): chunks of binary-format rows."""
+        await self._copy("posts", ["user_id", "title", "body"], rows, freeze)
+
+    async def _copy(
+        self, table: str, columns: list[str], rows: AsyncIterable[bytes], freeze: bool
+    ) -> None:
         driver = await self._driver()
         await driver.copy_to_table(
-            "posts",
-            source=_framed(rows),
-            columns=["user_id", "title", "body"],
-            format="binary",
-            freeze=freeze or None,
+            table, source=_framed(rows), columns=columns, format="binary", freeze=freeze or None
         )

@@ -20,7 +20,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import joinedload, undefer
-from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.db.models import Post, User
 
@@ -38,55 +37,6 @@ def _matches(q: str) -> ColumnElement[bool]:
 class UsersRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def page_after(
-        self,
-        after: int | None,
-        limit: int,
-        q: str | None = None,
-        with_posts: bool = False,
-        descending: bool = False,
-    ) -> Sequence[User]:
-        """Up to `limit` users past `after` in id order (or reverse id order).
-
-        One statement, two with posts: the primary key index serves both directions,
-        so the last page of a million rows costs what the first does.
-        """
-        stmt = select(User).options(undefer(User.post_count)).limit(limit)
-        stmt = stmt.order_by(User.id.desc() if descending else User.id)
-        if after is not None:
-            stmt = stmt.where(User.id < after if descending else User.id > after)
-        if q:
-            stmt = stmt.where(_matches(q))
-        users = (await self.session.scalars(stmt)).all()
-        if with_posts:
-            await self.attach_posts(users)
-        return users
-
-    async def attach_posts(self, users: Sequence[User]) -> None:
-        """Load the users' posts in one statement, whatever the number of users.
-
-        What selectinload does, with one array parameter instead of a list of bind
-        parameters: the SQL text is the same for any page size, so it is compiled and
-        prepared once, and it never splits into chunks of 500.
-        """
-        by_user: dict[int, list[Post]] = {user.id: [] for user in users}
-        if by_user:
-            stmt = (
-                select(Post)
-                .where(Post.user_id == func.any(bindparam("ids", type_=ARRAY(BigInteger))))
-                .order_by(Post.id)
-            )
-            for post in await self.session.scalars(stmt, {"ids": list(by_user)}):
-                by_user[post.user_id].append(post)
-        for user in users:
-            set_committed_value(user, "posts", by_user[user.id])
-
-    async def count(self, q: str | None = None) -> int:
-        stmt = select(func.count()).select_from(User)
-        if q:
-            stmt = stmt.where(_matches(q))
-        return int(await self.session.scalar(stmt) or 0)
 
     async def get(self, user_id: int, with_posts: bool = False) -> User | None:
         """One user; with posts it is still one statement (a join: a single parent row)."""
@@ -194,7 +144,11 @@ class UserRows:
         q: str | None = None,
         descending: bool = False,
     ) -> Sequence[AnyRow]:
-        """Up to `limit` users past `after` in id order (or reverse id order)."""
+        """Up to `limit` users past `after` in id order (or reverse id order).
+
+        The primary key index serves both directions, so the last page of a million rows
+        costs what the first does.
+        """
         stmt = select(*USER_COLUMNS).limit(bindparam("limit", type_=BigInteger))
         stmt = stmt.order_by(_users.c.id.desc() if descending else _users.c.id)
         params: dict[str, Any] = {"limit": limit}
