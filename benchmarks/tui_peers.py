@@ -19,7 +19,6 @@ benchmarks/peers-results.json.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import importlib.metadata
 import json
@@ -38,14 +37,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 import psutil
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import URL, make_url
 
+from benchmarks.bulk import vacuum
 from benchmarks.harness import median
-from tests.pg import asyncpg_dsn
 
 RESULTS = Path(__file__).with_name("peers-results.json")
 STACKDECK = Path(sys.executable).parent / "stackdeck"
@@ -564,14 +562,6 @@ def throwaway(keep: Path | None) -> Iterator[Path]:
         yield Path(tmp)
 
 
-async def vacuum(url: str) -> None:
-    conn = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        await conn.execute("VACUUM (ANALYZE) users, posts")
-    finally:
-        await conn.close()
-
-
 @contextlib.contextmanager
 def seeded_database(users: int, console: Console) -> Iterator[str]:
     from benchmarks.harness import database
@@ -580,7 +570,7 @@ def seeded_database(users: int, console: Console) -> Iterator[str]:
         console.print(f"[dim]seeding {users:,} users with `stackdeck seed`[/dim]")
         seed(url, users)
         # Settled, as a real database is: no autovacuum of the fresh rows during the first run.
-        asyncio.run(vacuum(url))
+        vacuum(url)
         yield url
 
 
