@@ -9,15 +9,15 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import APIRouter, FastAPI
-from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from backend.api import API_PREFIX, health, migrations, posts, transactions, users
-from backend.api.middleware import DeclaredBodyLimitMiddleware, RequestContextMiddleware
+from backend.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from backend.api.problems import install_problem_handlers, install_problem_openapi
 from backend.api.security import OPEN_PATHS, SecurityMiddleware
 from backend.db.embedded import EmbeddedPostgres
-from backend.db.engine import create_engine, create_reader, create_sessionmaker
+from backend.db.engine import create_engine, create_sessionmaker
 from backend.db.listener import Listener
+from backend.db.reads import ReadPool
 from backend.services.events import EventHub
 from backend.services.idempotency import purge_periodically
 from backend.services.migrations import MigrationsService
@@ -42,7 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(url, settings)
         app.state.engine = engine
         app.state.sessions = create_sessionmaker(engine)
-        app.state.user_queries = UserQueries(create_reader(engine))
+        app.state.reads = reads = await ReadPool.open(url, settings)
+        app.state.user_queries = UserQueries(reads)
         app.state.migrations = MigrationsService(
             engine, lock_timeout_ms=settings.statement_timeout_ms or 15_000
         )
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             purge.cancel()
             await listener.stop()
+            await reads.close()
             await engine.dispose()
             if embedded is not None:
                 await anyio.to_thread.run_sync(embedded.stop)
@@ -86,10 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     install_problem_openapi(app, OPEN_PATHS)
     # Added last is outermost: the request context wraps everything, errors included.
-    # Starlette's limiter counts chunked bodies as they arrive (its 413 reaches our problem
-    # handler); a declared Content-Length over the limit is refused before that.
-    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
-    app.add_middleware(DeclaredBodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(
         SecurityMiddleware,
         allowed_hosts=settings.allowed_hosts,

@@ -31,17 +31,26 @@ async def table_locked(database_url: str, table: str = "users") -> AsyncIterator
         await conn.close()
 
 
-async def waiting_backends(database_url: str) -> list[int]:
-    """Pids of the app's connections that wait on a lock right now."""
+async def _app_backends(database_url: str, condition: str) -> list[int]:
     conn = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         rows = await conn.fetch(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND application_name = 'stackdeck' AND wait_event_type = 'Lock'"
+            f"AND application_name = 'stackdeck' AND {condition}"
         )
         return [r["pid"] for r in rows]
     finally:
         await conn.close()
+
+
+async def waiting_backends(database_url: str) -> list[int]:
+    """Pids of the app's connections that wait on a lock right now."""
+    return await _app_backends(database_url, "wait_event_type = 'Lock'")
+
+
+async def idle_backends(database_url: str) -> list[int]:
+    """Pids of the app's connections that sit idle in a pool right now."""
+    return await _app_backends(database_url, "state = 'idle'")
 
 
 async def terminate(database_url: str, pid: int) -> None:

@@ -10,6 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import event
 
+from backend.db.errors import infrastructure_error
+from backend.errors import InvalidInput, SchemaNotReady, Unavailable
 from backend.main import create_app
 from backend.repositories.posts import PostsRepository
 from backend.repositories.users import UsersRepository
@@ -152,3 +154,27 @@ async def test_patch_racing_a_delete_is_404_not_500(
     response = await client.patch(f"/{resource}/{target}", json={field: "new"})
     assert response.status_code == 404, response.text
     assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (asyncpg.InterfaceError("connection is closed"), Unavailable),
+        (asyncpg.exceptions.ConnectionDoesNotExistError("gone"), Unavailable),
+        (asyncpg.exceptions.QueryCanceledError("statement timeout"), Unavailable),
+        (asyncpg.exceptions.UndefinedTableError("no users"), SchemaNotReady),
+        (asyncpg.exceptions.NumericValueOutOfRangeError("out of range"), InvalidInput),
+        (asyncpg.exceptions.UnsupportedClientFeatureError("a bug"), type(None)),
+    ],
+)
+def test_read_pool_errors_unwrapped_by_sqlalchemy_get_the_same_answers(
+    error: Exception, expected: type
+) -> None:
+    # The read pool raises asyncpg's own exceptions; they map as the wrapped ones do.
+    assert type(infrastructure_error(error)) is expected
+
+
+def test_a_value_the_driver_cannot_encode_is_invalid_input_and_never_quoted() -> None:
+    error = asyncpg.exceptions._base.DataError("invalid input for query argument $1: 'secret'")
+    translated = infrastructure_error(error)
+    assert isinstance(translated, InvalidInput) and "secret" not in str(translated)

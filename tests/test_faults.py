@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from backend.main import create_app
 from tests.conftest import LiveServer, make_settings
-from tests.faults import table_locked, terminate, until_waiting
+from tests.faults import idle_backends, table_locked, terminate, until_waiting
 from tests.helpers import asgi_client, eventually, serving
 from tests.test_transactions import count, log_rows
 
@@ -58,7 +58,7 @@ async def test_exhausted_pool_answers_503_and_recovers_idle(database_url: str) -
     )
     app = create_app(settings)
     async with serving(app) as c:
-        pool = app.state.engine.pool
+        reads = app.state.reads
         async with table_locked(database_url):
             requests = [asyncio.create_task(c.get("/users")) for _ in range(200)]
             await until_waiting(database_url, count=10)
@@ -67,7 +67,7 @@ async def test_exhausted_pool_answers_503_and_recovers_idle(database_url: str) -
         # The ten with a connection are served once the lock goes; the rest got 503.
         assert set(statuses) <= {200, 503}, statuses
         assert statuses[503] >= 150 and statuses[200] >= 10, statuses
-        await eventually(lambda: pool.checkedout() == 0, within=5)
+        await eventually(lambda: reads.in_use() == 0, within=5)
         assert (await c.get("/health")).json()["database"] == "up"
 
 
@@ -90,6 +90,27 @@ async def test_killed_connection_fails_only_its_request(
     assert [u["email"] for u in (await tight_client.get("/users")).json()["items"]] == ["bob@x.io"]
     outcomes = {(r["operation"], r["outcome"]) for r in await log_rows(database_url)}
     assert outcomes == {("users.create", "committed"), ("users.batch", "rolled_back")}
+
+
+async def test_killed_read_connection_fails_its_read_and_the_next_one_reconnects(
+    tight_client: httpx.AsyncClient, database_url: str
+) -> None:
+    created = await tight_client.post("/users", json={"name": "Ada", "email": "ada@x.io"})
+    user_id = created.json()["id"]
+    async with table_locked(database_url):
+        doomed = asyncio.create_task(tight_client.get(f"/users/{user_id}"))
+        [pid] = await until_waiting(database_url)
+        await terminate(database_url, pid)
+        response = await doomed
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "connection was lost" in response.json()["detail"]
+    # Every pooled read connection is killed while idle: the next reads reconnect on their own.
+    for pid in await idle_backends(database_url):
+        await terminate(database_url, pid)
+    for _ in range(3):
+        again = await tight_client.get(f"/users/{user_id}")
+        assert again.status_code == 200 and again.json()["email"] == "ada@x.io"
 
 
 async def test_client_that_vanishes_mid_write_leaves_a_whole_outcome(

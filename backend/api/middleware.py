@@ -6,6 +6,7 @@ import re
 import uuid
 
 from starlette.datastructures import MutableHeaders
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.api.problems import problem
@@ -46,28 +47,34 @@ def _incoming_request_id(scope: Scope) -> str | None:
     return None
 
 
-class DeclaredBodyLimitMiddleware:
-    """Refuse a body whose declared Content-Length is over the limit before reading it.
+class BodyLimitMiddleware:
+    """Refuse a body over the limit; a request that declares no body passes straight on.
 
-    Bodies without a length (chunked) are counted as they arrive by Starlette's
-    RequestBodyLimitMiddleware; this answers the declared case as problem+json too.
+    A declared Content-Length over the limit is answered (problem+json) before anything is
+    read. Chunked bodies are counted as they arrive by Starlette's RequestBodyLimitMiddleware
+    (its 413 reaches our problem handler); it wraps receive and send, so the reads, which
+    carry no body, skip it.
     """
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
+        self.counted = RequestBodyLimitMiddleware(app, max_body_size=max_body_bytes)
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for name, value in scope["headers"]:
-                if (
-                    name == b"content-length"
-                    and value.isdigit()
-                    and int(value) > self.max_body_bytes
-                ):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        has_body = False
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if value.isdigit() and int(value) > self.max_body_bytes:
                     response = problem(
                         413, "Payload too large", f"the body is over {self.max_body_bytes} bytes"
                     )
                     await response(scope, receive, send)
                     return
-        await self.app(scope, receive, send)
+                has_body = value != b"0"
+            elif name == b"transfer-encoding":
+                has_body = True
+        await (self.counted if has_body else self.app)(scope, receive, send)

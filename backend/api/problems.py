@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -153,6 +154,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_exception)
     app.add_exception_handler(SQLAlchemyError, _on_database_error)
+    # The read pool's asyncpg errors arrive unwrapped.
+    app.add_exception_handler(asyncpg.PostgresError, _on_database_error)
+    app.add_exception_handler(asyncpg.InterfaceError, _on_database_error)
     app.add_exception_handler(OSError, _on_database_error)
     # Last resort: a bug still answers problem+json, with the traceback in the server log only.
     app.add_exception_handler(Exception, _on_unexpected)

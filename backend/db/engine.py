@@ -40,11 +40,6 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
     return engine
 
 
-def create_reader(engine: AsyncEngine) -> AsyncEngine:
-    """The same engine and pool for reads in autocommit: no BEGIN/COMMIT round trips."""
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
-
-
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 

@@ -1,7 +1,8 @@
-"""Reading PostgreSQL's error codes out of SQLAlchemy's wrapped asyncpg exceptions."""
+"""Reading PostgreSQL's error codes out of asyncpg's exceptions, SQLAlchemy-wrapped or not."""
 
 from __future__ import annotations
 
+import asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -31,10 +32,25 @@ def infrastructure_error(exc: BaseException) -> DomainError | None:
         return Unavailable("no database connection became free in time; retry shortly")
     if isinstance(exc, (OSError, ConnectionError)):
         return Unavailable("the database is unreachable; retry shortly")
-    if not isinstance(exc, DBAPIError):
+    if isinstance(exc, asyncpg.InterfaceError):
+        # The read pool runs asyncpg unwrapped. Its plain InterfaceError is a connection
+        # closed under it; its ValueError kind, a parameter it could not encode.
+        if type(exc) is asyncpg.InterfaceError:
+            return Unavailable("the database connection was lost; retry shortly")
+        if isinstance(exc, ValueError):
+            return InvalidInput("a value was rejected by the database (out of range or malformed)")
         return None
-    code = sqlstate(exc) or ""
-    if exc.connection_invalidated or code.startswith(("08", "57P", "53")) or not code:
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return Unavailable("the database connection was lost; retry shortly")
+        return _by_sqlstate(sqlstate(exc) or "")
+    if isinstance(exc, asyncpg.PostgresError):
+        return _by_sqlstate(exc.sqlstate or "")
+    return None
+
+
+def _by_sqlstate(code: str) -> DomainError | None:
+    if code.startswith(("08", "57P", "53")) or not code:
         return Unavailable("the database connection was lost; retry shortly")
     if code == "57014":
         return Unavailable("the database took too long (statement timeout); retry shortly")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
 from typing import Any, cast
 
 from sqlalchemy import (
     ARRAY,
     BigInteger,
     ColumnElement,
-    Row,
+    String,
     Table,
     bindparam,
     delete,
@@ -18,10 +18,11 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, undefer
 
 from backend.db.models import Post, User
+from backend.db.reads import Reader, ReadStatement, Record
 
 
 def _like_pattern(text: str) -> str:
@@ -71,8 +72,6 @@ class UsersRepository:
         return result.scalar_one_or_none() is not None
 
 
-AnyRow = Row[*tuple[Any, ...]]
-
 # Core tables and columns for the read paths, built once: rows, not ORM objects.
 _users = cast(Table, User.__table__)
 _posts = cast(Table, Post.__table__)
@@ -102,7 +101,7 @@ POST_COLUMNS = (
 )
 # One user and their posts in one statement: a single parent row, so a join repeats nothing
 # that matters. The posts' columns are prefixed (post_*) to keep them apart from the user's.
-_WITH_POSTS = (
+_WITH_POSTS = ReadStatement.compile(
     select(
         *USER_COLUMNS,
         _authored.c.id.label("post_id"),
@@ -115,27 +114,47 @@ _WITH_POSTS = (
     .where(_users.c.id == bindparam("user_id", type_=BigInteger))
     .order_by(_authored.c.id)
 )
-_POSTS_OF = (
+_POSTS_OF = ReadStatement.compile(
     select(*POST_COLUMNS)
     .where(_posts.c.user_id == func.any(bindparam("ids", type_=ARRAY(BigInteger))))
     .order_by(_posts.c.id)
 )
+_PATTERN = bindparam("pattern", type_=String)
+_MATCHES = or_(_users.c.name.ilike(_PATTERN), _users.c.email.ilike(_PATTERN))
+
+
+@functools.cache
+def _page_statement(after: bool, search: bool, descending: bool) -> ReadStatement:
+    """Each shape of page is compiled once, on first use (eight shapes in all)."""
+    stmt = select(*USER_COLUMNS).limit(bindparam("limit", type_=BigInteger))
+    stmt = stmt.order_by(_users.c.id.desc() if descending else _users.c.id)
+    if after:
+        cursor = bindparam("after", type_=BigInteger)
+        stmt = stmt.where(_users.c.id < cursor if descending else _users.c.id > cursor)
+    if search:
+        stmt = stmt.where(_MATCHES)
+    return ReadStatement.compile(stmt)
+
+
+@functools.cache
+def _count_statement(search: bool) -> ReadStatement:
+    stmt = select(func.count()).select_from(_users)
+    return ReadStatement.compile(stmt.where(_MATCHES) if search else stmt)
 
 
 class UserRows:
-    """Read-only queries on users as Core statements on a connection; they return rows.
+    """Read-only queries on users, on a read connection; they return records.
 
-    The statements are built once, so each execution is a compiled-cache hit and one
-    prepared statement on the connection.
+    The statements are compiled once, so each execution is one prepared statement on the
+    connection (asyncpg keeps them per connection).
     """
 
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
 
-    async def with_posts(self, user_id: int) -> Sequence[AnyRow]:
+    async def with_posts(self, user_id: int) -> list[Record]:
         """The user's row once per post (post_* columns None when they have none)."""
-        result = await self.connection.execute(_WITH_POSTS, {"user_id": user_id})
-        return result.all()
+        return await self.reader.fetch(_WITH_POSTS, user_id=user_id)
 
     async def page_after(
         self,
@@ -143,31 +162,25 @@ class UserRows:
         limit: int,
         q: str | None = None,
         descending: bool = False,
-    ) -> Sequence[AnyRow]:
+    ) -> list[Record]:
         """Up to `limit` users past `after` in id order (or reverse id order).
 
         The primary key index serves both directions, so the last page of a million rows
         costs what the first does.
         """
-        stmt = select(*USER_COLUMNS).limit(bindparam("limit", type_=BigInteger))
-        stmt = stmt.order_by(_users.c.id.desc() if descending else _users.c.id)
-        params: dict[str, Any] = {"limit": limit}
-        if after is not None:
-            cursor = bindparam("after", type_=BigInteger)
-            stmt = stmt.where(_users.c.id < cursor if descending else _users.c.id > cursor)
-            params["after"] = after
+        statement = _page_statement(after is not None, bool(q), descending)
+        params: dict[str, Any] = {"limit": limit, "after": after}
         if q:
-            stmt = stmt.where(_matches(q))
-        return (await self.connection.execute(stmt, params)).all()
+            params["pattern"] = _like_pattern(q)
+        return await self.reader.fetch(statement, **params)
 
     async def count(self, q: str | None = None) -> int:
-        stmt = select(func.count()).select_from(_users)
-        if q:
-            stmt = stmt.where(_matches(q))
-        return int((await self.connection.execute(stmt)).scalar_one())
+        params = {"pattern": _like_pattern(q)} if q else {}
+        rows = await self.reader.fetch(_count_statement(bool(q)), **params)
+        return int(rows[0][0])
 
-    async def posts_of(self, user_ids: list[int]) -> Sequence[AnyRow]:
+    async def posts_of(self, user_ids: list[int]) -> list[Record]:
         """Every post of these users in one statement, whatever their number."""
         if not user_ids:
             return []
-        return (await self.connection.execute(_POSTS_OF, {"ids": user_ids})).all()
+        return await self.reader.fetch(_POSTS_OF, ids=user_ids)

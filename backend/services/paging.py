@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol, TypeVar
+from collections.abc import Callable, Sequence
+from operator import attrgetter
+from typing import TypeVar
+
+Row = TypeVar("Row")
 
 
-class HasId(Protocol):
-    id: int
-
-
-Row = TypeVar("Row", bound=HasId)
-
-
-def split_page(rows: Sequence[Row], limit: int) -> tuple[Sequence[Row], int | None]:
+def split_page(
+    rows: Sequence[Row], limit: int, cursor_of: Callable[[Row], int] = attrgetter("id")
+) -> tuple[Sequence[Row], int | None]:
     """The page and the cursor for the next one (None on the last page)."""
     if len(rows) > limit:
-        return rows[:limit], rows[limit - 1].id
+        return rows[:limit], cursor_of(rows[limit - 1])
     return rows, None

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from backend.db.errors import UNIQUE_VIOLATION, constraint_name, sqlstate
 from backend.db.models import User
+from backend.db.reads import ReadPool
 from backend.errors import Conflict, NotFound
 from backend.repositories.posts import PostsRepository
-from backend.repositories.users import AnyRow, UserRows, UsersRepository
+from backend.repositories.users import UserRows, UsersRepository
 from backend.schemas.transactions import BatchResult, UserBatch
 from backend.schemas.users import UserCreate, UserRead, UserUpdate, UserWithPosts
 from backend.services.idempotency import IdempotencyRequest
@@ -38,20 +39,20 @@ _POST_FIELDS = ("id", "title", "body", "published", "created_at")
 class UserQueries:
     """Reads of users: rows mapped straight to the API's schemas, no ORM objects between.
 
-    Each read checks a connection out of the engine's pool in autocommit (no BEGIN and
-    no COMMIT: a single statement sees one snapshot anyway) and returns it as soon as the
+    Each read checks a connection out of the read pool (autocommit: no BEGIN and no
+    COMMIT, a single statement sees one snapshot anyway) and returns it as soon as the
     rows are in, before any mapping is done.
     """
 
-    def __init__(self, reads: AsyncEngine) -> None:
+    def __init__(self, reads: ReadPool) -> None:
         self.reads = reads
 
     async def get(self, user_id: int) -> UserWithPosts:
-        async with self.reads.connect() as connection:
+        async with self.reads.connection() as connection:
             rows = await UserRows(connection).with_posts(user_id)
         if not rows:
             raise NotFound(f"user {user_id} does not exist")
-        first = rows[0]._mapping
+        first = rows[0]
         user: dict[str, Any] = {
             "id": first["id"],
             "name": first["name"],
@@ -62,10 +63,10 @@ class UserQueries:
             "posts": [
                 {
                     "user_id": user_id,
-                    **{name: row._mapping[f"post_{name}"] for name in _POST_FIELDS},
+                    **{name: row[f"post_{name}"] for name in _POST_FIELDS},
                 }
                 for row in rows
-                if row.post_id is not None
+                if row["post_id"] is not None
             ],
         }
         return UserWithPosts.model_validate(user)
@@ -74,30 +75,30 @@ class UserQueries:
         self, after: int | None, limit: int, q: str | None, descending: bool = False
     ) -> tuple[list[UserRead], int | None]:
         """A keyset page in one statement, whatever its size."""
-        async with self.reads.connect() as connection:
+        async with self.reads.connection() as connection:
             rows = await UserRows(connection).page_after(after, limit + 1, q, descending)
-        page, next_cursor = split_page(rows, limit)
-        return _USERS.validate_python([row._mapping for row in page]), next_cursor
+        page, next_cursor = split_page(rows, limit, itemgetter("id"))
+        return _USERS.validate_python([dict(row) for row in page]), next_cursor
 
     async def page_with_posts(
         self, after: int | None, limit: int, q: str | None, descending: bool = False
     ) -> tuple[list[UserWithPosts], int | None]:
         """A keyset page and its users' posts: two statements, whatever its size."""
-        async with self.reads.connect() as connection:
+        async with self.reads.connection() as connection:
             repository = UserRows(connection)
             rows = await repository.page_after(after, limit + 1, q, descending)
-            page, next_cursor = split_page(rows, limit)
-            posts: Sequence[AnyRow] = await repository.posts_of([row.id for row in page])
-        users = [dict(row._mapping) for row in page]
+            page, next_cursor = split_page(rows, limit, itemgetter("id"))
+            posts = await repository.posts_of([row["id"] for row in page])
+        users = [dict(row) for row in page]
         by_user: dict[int, list[dict[str, Any]]] = {}
         for user in users:
             user["posts"] = by_user[user["id"]] = []
         for post in posts:
-            by_user[post.user_id].append(dict(post._mapping))
+            by_user[post["user_id"]].append(dict(post))
         return _USERS_WITH_POSTS.validate_python(users), next_cursor
 
     async def count(self, q: str | None) -> int:
-        async with self.reads.connect() as connection:
+        async with self.reads.connection() as connection:
             return await UserRows(connection).count(q)
 
 

@@ -1,0 +1,118 @@
+"""The read path's own asyncpg pool: each read is one prepared statement and nothing between.
+
+SQLAlchemy Core still writes the SQL (compiled once to PostgreSQL's `$n` form); asyncpg
+runs it. Going through SQLAlchemy's AsyncConnection for a one-statement read cost as much
+CPU as the whole rest of the request (greenlet hop, execution context, result wrapping),
+halving the requests a core could serve. Writes keep the ORM and its unit of work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+import asyncpg
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql.expression import Executable
+
+from backend.db.listener import asyncpg_dsn
+from backend.errors import Unavailable
+from backend.metrics import current_metrics
+from backend.settings import Settings
+
+_DIALECT = postgresql.dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
+
+# An asyncpg.Record (asyncpg ships no type information): record["column"], dict(record).
+Record: TypeAlias = Any
+
+
+@dataclass(frozen=True, slots=True)
+class ReadStatement:
+    """A Core statement compiled once: its SQL and the order its named parameters go in."""
+
+    sql: str
+    names: tuple[str, ...]
+
+    @classmethod
+    def compile(cls, statement: Executable) -> ReadStatement:
+        compiled = statement.compile(dialect=_DIALECT)  # type: ignore[attr-defined]
+        return cls(str(compiled), tuple(compiled.positiontup or ()))
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        return [params[name] for name in self.names]
+
+
+class Reader:
+    """A checked-out connection; every statement counts in the request's Server-Timing."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+
+    async def fetch(self, statement: ReadStatement, **params: Any) -> list[Record]:
+        metrics = current_metrics.get()
+        rows: list[Record]
+        if metrics is None:
+            rows = await self.connection.fetch(statement.sql, *statement.args(params))
+            return rows
+        # Counted on the way in, so a statement that fails still counts.
+        metrics.statements += 1
+        started = time.perf_counter()
+        try:
+            rows = await self.connection.fetch(statement.sql, *statement.args(params))
+        finally:
+            metrics.db_seconds += time.perf_counter() - started
+        return rows
+
+
+async def _reset(connection: asyncpg.Connection) -> None:
+    # asyncpg's default reset is a round trip per release (UNLISTEN, RESET ALL, …) undoing
+    # session state; readers set none and run single statements outside transactions, so
+    # only a transaction left open by a cancelled statement needs ending.
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
+
+
+class ReadPool:
+    """Autocommit connections for reads: no BEGIN, no COMMIT, no ping; a dead one is
+    noticed on use (the request answers 503) and reconnected by the next acquire."""
+
+    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float) -> None:
+        self.pool = pool
+        self.acquire_timeout = acquire_timeout
+
+    @classmethod
+    async def open(cls, url: str, settings: Settings) -> ReadPool:
+        server_settings = {"application_name": "stackdeck"}
+        if settings.statement_timeout_ms:
+            server_settings["statement_timeout"] = str(settings.statement_timeout_ms)
+        pool = await asyncpg.create_pool(
+            asyncpg_dsn(url),
+            # Connections open on first use: starting needs no database that answers.
+            min_size=0,
+            # asyncpg closes connections idle for 5 minutes: the overflow is given back.
+            max_size=settings.pool_size + settings.pool_max_overflow,
+            timeout=settings.connect_timeout,
+            server_settings=server_settings,
+            reset=_reset,
+        )
+        return cls(pool, settings.pool_timeout)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Reader]:
+        try:
+            connection = await self.pool.acquire(timeout=self.acquire_timeout)
+        except TimeoutError:
+            raise Unavailable("no database connection became free in time; retry shortly") from None
+        try:
+            yield Reader(connection)
+        finally:
+            await self.pool.release(connection)
+
+    def in_use(self) -> int:
+        return self.pool.get_size() - self.pool.get_idle_size()  # type: ignore[no-any-return]
+
+    async def close(self) -> None:
+        await self.pool.close()
