@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from backend.api import API_PREFIX, health, migrations, posts, transactions, users
 from backend.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -78,13 +78,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    api = APIRouter(prefix=API_PREFIX)
-    api.include_router(health.router)
-    api.include_router(users.router)
-    api.include_router(posts.router)
-    api.include_router(transactions.router)
-    api.include_router(migrations.router)
-    app.include_router(api)
+    # Each router straight under the app: a request is matched through one level, not two.
+    for module in (health, users, posts, transactions, migrations):
+        app.include_router(module.router, prefix=API_PREFIX)
     install_problem_handlers(app)
     install_problem_openapi(app, OPEN_PATHS)
     # Added last is outermost: the request context wraps everything, errors included.

@@ -8,6 +8,7 @@ halving the requests a core could serve. Writes keep the ORM and its unit of wor
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -103,7 +104,9 @@ class ReadPool:
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Reader]:
         try:
-            connection = await self.pool.acquire(timeout=self.acquire_timeout)
+            # asyncio.timeout, not acquire(timeout=): asyncpg's wait_for makes a task per call.
+            async with asyncio.timeout(self.acquire_timeout):
+                connection = await self.pool.acquire()
         except TimeoutError:
             raise Unavailable("no database connection became free in time; retry shortly") from None
         try:
