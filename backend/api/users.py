@@ -19,7 +19,9 @@ router = APIRouter(prefix="/users", tags=["users"], responses=PROBLEM_RESPONSES)
 UserId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="the user's id")]
 
 
-_PAGE = TypeAdapter(Page[UserWithPosts] | Page[UserRead])
+# One adapter a shape: serialising through the union would try each member first.
+_PAGE_WITH_POSTS = TypeAdapter(Page[UserWithPosts])
+_PAGE = TypeAdapter(Page[UserRead])
 _USER = TypeAdapter(UserWithPosts)
 
 
@@ -48,7 +50,8 @@ async def list_users(
         with_posts, next_cursor = await users.page_with_posts(
             after, limit, q, descending=order == "desc"
         )
-        return _json(_PAGE.dump_json(Page[UserWithPosts](items=with_posts, next=next_cursor)))
+        page = Page[UserWithPosts](items=with_posts, next=next_cursor)
+        return _json(_PAGE_WITH_POSTS.dump_json(page))
     items, next_cursor = await users.page(after, limit, q, descending=order == "desc")
     return _json(_PAGE.dump_json(Page[UserRead](items=items, next=next_cursor)))
 
