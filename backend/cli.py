@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import signal
 import sys
 from collections.abc import Sequence
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from backend.cli_migrate import add_migrate_parser, migrate
-from backend.db.embedded import EmbeddedDatabaseError, database_for
-from backend.settings import Settings, mask_url
+
+# Imported where used: the console's launch turns the cyclic collector off (see
+# _collect_after_launch) before the bulk of its imports, so this module imports little.
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from backend.settings import Settings
 
 
 def _fail(message: str) -> int:
@@ -86,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
+    from backend.settings import Settings
+
     overrides = {
         key: value
         for key in ("host", "port", "database_url", "data_dir")
@@ -95,8 +102,10 @@ def load_settings(args: argparse.Namespace) -> Settings:
 
 
 def serve(settings: Settings, log_level: str = "info") -> int:
+    from backend.db.embedded import EmbeddedDatabaseError, database_for
     from backend.main import create_app
     from backend.server import serve as run_server
+    from backend.settings import mask_url
 
     try:
         with database_for(settings) as resolved:
@@ -116,9 +125,34 @@ def serve(settings: Settings, log_level: str = "info") -> int:
     return 0
 
 
+def _collect_after_launch() -> None:
+    """The cyclic collector back on, once the console's first page is on screen.
+
+    A launch builds about 300,000 objects that live until exit (modules, classes, the app,
+    SQLAlchemy's and Textual's structures) and little garbage. The collector would run about
+    490 times over them before the first page, 3 times in full (a fifth of the launch's CPU,
+    measured), and in full once more soon after. Frozen, they stay out of every later
+    collection; the few cycles the launch left (about 24,000 objects, ~4 MB) are kept."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None and gc.isenabled():
+        gc.disable()  # until the console's first page: _collect_after_launch
+        try:
+            return _main(parser, args)
+        finally:
+            _collect_after_launch()
+    return _main(parser, args)
+
+
+def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
     try:
         settings = load_settings(args)
     except ValidationError as exc:
@@ -139,12 +173,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def console(args: argparse.Namespace, settings: Settings) -> int:
     """The default: the console, on the embedded backend unless --api-url is given."""
+    from backend.db.embedded import EmbeddedDatabaseError
     from backend.launcher import BackendThread, LauncherError
 
     if args.api_url:
         from tui.main import run_console
 
-        return run_console(args.api_url, token=args.token, read_only=args.read_only)
+        return run_console(
+            args.api_url,
+            token=args.token,
+            read_only=args.read_only,
+            after_first_page=_collect_after_launch,
+        )
     backend = BackendThread(settings.model_copy(update={"port": 0}))
     try:
         url = backend.listen()
@@ -156,7 +196,12 @@ def console(args: argparse.Namespace, settings: Settings) -> int:
     try:
         from tui.main import run_console  # imported while PostgreSQL starts
 
-        code = run_console(url, read_only=args.read_only, starting=starting)
+        code = run_console(
+            url,
+            read_only=args.read_only,
+            starting=starting,
+            after_first_page=_collect_after_launch,
+        )
     finally:
         backend.stop()
     if starting.done() and (error := starting.exception()) is not None:

@@ -15,17 +15,16 @@ import argparse
 import asyncio
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
-from backend.db.embedded import EmbeddedDatabaseError, database_for
-from backend.db.engine import create_engine
-from backend.db.errors import infrastructure_error
 from backend.errors import DomainError, InvalidInput, MigrationFailed, MigrationRunning, Unavailable
-from backend.schemas.migrations import MigrationRun, MigrationSql, MigrationStatus
-from backend.services.migrations import MigrationsService
-from backend.settings import Settings
+
+# The rest is imported by migrate(): `stackdeck` imports this module for its parser, and the
+# console's launch should not wait for SQLAlchemy and the migrations service to build one.
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from backend.settings import Settings
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -82,6 +81,8 @@ def add_migrate_parser(commands: Any) -> None:
 
 
 def migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.db.embedded import EmbeddedDatabaseError, database_for
+
     try:
         with database_for(settings) as resolved:
             return asyncio.run(_migrate(args, resolved))
@@ -90,6 +91,10 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.db.engine import create_engine
+    from backend.db.errors import infrastructure_error
+    from backend.services.migrations import MigrationsService
+
     engine = create_engine(settings.database_url_value() or "", settings)
     service = MigrationsService(engine, lock_timeout_ms=settings.statement_timeout_ms or 15_000)
     try:
@@ -140,6 +145,8 @@ def _revs(revisions: list[str]) -> str:
 
 
 def _render(result: BaseModel) -> str:
+    from backend.schemas.migrations import MigrationRun, MigrationSql, MigrationStatus
+
     if isinstance(result, MigrationStatus):
         lines = [
             f"current: {_revs(result.current)}",

@@ -133,6 +133,17 @@ def console_figures(quick: bool) -> list[Figure]:
                 paint <= 1.5,
             )
         )
+    if "first_paint_external_s" in found:
+        paint = found["first_paint_external_s"]
+        figures.append(
+            Figure(
+                "console: launch to first users page (--database-url, PostgreSQL up)",
+                paint,
+                "s",
+                "<= 1.0 s",
+                paint <= 1.0,
+            )
+        )
     rss, rss_paint = found["rss_after_paging_mb"], found["rss_first_paint_mb"]
     figures += [
         Figure(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
@@ -71,12 +71,15 @@ class StackdeckApp(App[None]):
         database_label: str = "",
         health_every: float = HEALTH_EVERY,
         starting: Future[str] | None = None,
+        after_first_page: Callable[[], None] | None = None,
     ) -> None:
         """`starting`, when given, is the backend still starting in this process: the console
-        draws itself meanwhile and loads once it resolves (to the masked database URL)."""
+        draws itself meanwhile and loads once it resolves (to the masked database URL).
+        `after_first_page` is called once the first users page (or its error) is on screen."""
         super().__init__()
         self.client = client
         self.starting = starting
+        self.after_first_page = after_first_page
         self.api_label = api_label or client.base_url
         self.database_label = database_label
         self.health_every = health_every
@@ -132,6 +135,9 @@ class StackdeckApp(App[None]):
         self.call_after_refresh(self._load_the_rest)
 
     def _load_the_rest(self) -> None:
+        if self.after_first_page is not None:
+            after, self.after_first_page = self.after_first_page, None
+            after()
         for pane in self.panes:
             if pane is not self.users:
                 pane.refresh_data()

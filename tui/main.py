@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
 
 from tui.app import StackdeckApp
@@ -23,8 +24,14 @@ def run_console(
     read_only: bool = False,
     database_label: str = "",
     starting: Future[str] | None = None,
+    after_first_page: Callable[[], None] | None = None,
 ) -> int:
     client = ApiClient(api_base(api_url), token=token, read_only=read_only)
-    app = StackdeckApp(client, database_label=database_label, starting=starting)
+    app = StackdeckApp(
+        client,
+        database_label=database_label,
+        starting=starting,
+        after_first_page=after_first_page,
+    )
     app.run()
     return app.return_code or 0
