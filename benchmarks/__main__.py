@@ -63,7 +63,9 @@ def stream_figures(api: str, quick: bool) -> list[Figure]:
         with_readers.append(asyncio.run(stream.writer_throughput(api, 20, seconds=3)))
     rate_alone = median([run.per_second for run in alone])
     rate_with = median([run.per_second for run in with_readers])
-    ratio = rate_with / rate_alone
+    # Each pair ran back to back: the median of their ratios, not the ratio of medians,
+    # so that a neighbour's load coming or going between pairs does not skew it.
+    ratio = median([w.per_second / a.per_second for a, w in zip(alone, with_readers, strict=True)])
     missed = [
         f"{run.missed} of 20 missed events ({min(run.received)}/{run.writes})"
         for run in with_readers
