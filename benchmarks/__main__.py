@@ -55,11 +55,22 @@ def stream_figures(api: str, quick: bool) -> list[Figure]:
     seconds = 5.0 if quick else 15.0
     result = asyncio.run(stream.latency(api, subscribers=20, rate=200, seconds=seconds))
     repetitions = 1 if quick else 3
-    alone, with_readers = [], []
+    asyncio.run(stream.writer_throughput(api, 0, seconds=1))  # warm-up: plans, pools, caches
+    alone: list[stream.WriterRun] = []
+    with_readers: list[stream.WriterRun] = []
     for _ in range(repetitions):
         alone.append(asyncio.run(stream.writer_throughput(api, 0, seconds=3)))
         with_readers.append(asyncio.run(stream.writer_throughput(api, 20, seconds=3)))
-    ratio = median(with_readers) / median(alone)
+    rate_alone = median([run.per_second for run in alone])
+    rate_with = median([run.per_second for run in with_readers])
+    # Each pair ran back to back: the median of their ratios, not the ratio of medians,
+    # so that a neighbour's load coming or going between pairs does not skew it.
+    ratio = median([w.per_second / a.per_second for a, w in zip(alone, with_readers, strict=True)])
+    missed = [
+        f"{run.missed} of 20 missed events ({min(run.received)}/{run.writes})"
+        for run in with_readers
+        if run.missed
+    ]
     complete = result["delivered_to_each"] == result["writes"]
     return [
         Figure(
@@ -77,11 +88,13 @@ def stream_figures(api: str, quick: bool) -> list[Figure]:
             result["p99_ms"] <= 50 and complete,
             f"{result['delivered_to_each']}/{result['writes']} events to each subscriber",
         ),
-        Figure.ratio(
+        Figure(
             "writer throughput with 20 subscribers / with none",
             ratio,
-            at_least=0.9,
-            detail=f"{median(with_readers):.0f}/s vs {median(alone):.0f}/s",
+            "x",
+            ">= 0.9, every event to every subscriber",
+            ratio >= 0.9 and not missed,
+            "; ".join([f"{rate_with:.0f}/s vs {rate_alone:.0f}/s", *missed]),
         ),
     ]
 
