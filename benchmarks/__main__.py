@@ -267,20 +267,18 @@ def http_figures(
         http.peer("limit", database_url, logs) as limit,
         http.peer("naive", database_url, logs) as naive,
     ):
-        read = {
-            t.name: http.measure(t, by_id, seconds, repetitions, (1, users))
-            for t in (ours, limit, naive)
-        }
-        pages = {
-            t.name: http.measure(
-                t,
-                page.replace("&embed=posts", "") if t is limit else page,
-                seconds,
-                repetitions,
-                None,
-            )
-            for t in (ours, limit)
-        }
+        read = http.measure(
+            {t.name: (t, by_id) for t in (ours, limit, naive)}, seconds, repetitions, (1, users)
+        )
+        pages = http.measure(
+            {
+                ours.name: (ours, page),
+                limit.name: (limit, page.replace("&embed=posts", "")),
+            },
+            seconds,
+            repetitions,
+            None,
+        )
     figures = [
         Figure.ratio(
             f"GET /users/{{id}} req/s vs the limit ({read['limit'].rps:.0f}/s)",

@@ -64,17 +64,29 @@ def peer(name: str, database_url: str, log_dir: Path) -> Iterator[Target]:
 
 
 def measure(
-    target: Target, path: str, seconds: float, repetitions: int, ids: tuple[int, int] | None
-) -> LoadResult:
-    wrk(target.url, path, seconds=2, id_range=ids)  # warm-up: pools, caches, JIT-less Python paths
-    runs = [wrk(target.url, path, seconds=seconds, id_range=ids) for _ in range(repetitions)]
-    return LoadResult(
-        rps=median([r.rps for r in runs]),
-        p50_ms=median([r.p50_ms for r in runs]),
-        p99_ms=median([r.p99_ms for r in runs]),
-        non_2xx=sum(r.non_2xx for r in runs),
-        errors=sum(r.errors for r in runs),
-    )
+    targets: dict[str, tuple[Target, str]],
+    seconds: float,
+    repetitions: int,
+    ids: tuple[int, int] | None,
+) -> dict[str, LoadResult]:
+    """Each target's median over the repetitions; targets take turns within each repetition,
+    so a neighbour's burst of load (or a checkpoint) falls on all of them, not on one."""
+    for target, path in targets.values():  # warm-up: pools, caches, prepared statements
+        wrk(target.url, path, seconds=2, id_range=ids)
+    runs: dict[str, list[LoadResult]] = {name: [] for name in targets}
+    for _ in range(repetitions):
+        for name, (target, path) in targets.items():
+            runs[name].append(wrk(target.url, path, seconds=seconds, id_range=ids))
+    return {
+        name: LoadResult(
+            rps=median([r.rps for r in results]),
+            p50_ms=median([r.p50_ms for r in results]),
+            p99_ms=median([r.p99_ms for r in results]),
+            non_2xx=sum(r.non_2xx for r in results),
+            errors=sum(r.errors for r in results),
+        )
+        for name, results in runs.items()
+    }
 
 
 def statements(api: str, path: str) -> int:

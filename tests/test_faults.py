@@ -22,7 +22,12 @@ from tests.test_transactions import count, log_rows
 async def tight_app(database_url: str) -> AsyncIterator[FastAPI]:
     """A small pool and short timeouts, so faults show up within a second or two."""
     settings = make_settings(
-        database_url, pool_size=5, pool_max_overflow=5, pool_timeout=1, statement_timeout_ms=800
+        database_url,
+        pool_size=5,
+        pool_max_overflow=5,
+        read_pool_size=10,
+        pool_timeout=1,
+        statement_timeout_ms=800,
     )
     app = create_app(settings)
     async with LifespanManager(app):
@@ -54,7 +59,12 @@ async def test_exhausted_pool_answers_503_and_recovers_idle(database_url: str) -
     # Slow requests: they hold their connection (a statement waits on a lock) well past
     # the 1 s pool timeout, and the statement timeout does not cut them short.
     settings = make_settings(
-        database_url, pool_size=5, pool_max_overflow=5, pool_timeout=1, statement_timeout_ms=20_000
+        database_url,
+        pool_size=5,
+        pool_max_overflow=5,
+        read_pool_size=10,
+        pool_timeout=1,
+        statement_timeout_ms=20_000,
     )
     app = create_app(settings)
     async with serving(app) as c:

@@ -93,8 +93,7 @@ class ReadPool:
             asyncpg_dsn(url),
             # Connections open on first use: starting needs no database that answers.
             min_size=0,
-            # asyncpg closes connections idle for 5 minutes: the overflow is given back.
-            max_size=settings.pool_size + settings.pool_max_overflow,
+            max_size=settings.read_pool_size,
             timeout=settings.connect_timeout,
             server_settings=server_settings,
             reset=_reset,
