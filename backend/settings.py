@@ -97,9 +97,9 @@ class Settings(BaseSettings):
     pool_max_overflow: int = Field(default=0, ge=0, le=200)
     # Reads hold a connection for one statement. A read pool smaller than the concurrent
     # requests makes them queue on it, where a newcomer can take a connection before a
-    # woken waiter does: under 32 concurrent reads, pool 10 had a p99 3.6 x its median, pool
-    # 32 1.4 x (benchmarks, 2 cores). It opens connections only as concurrency needs them and closes those
-    # idle for 5 minutes.
+    # woken waiter does: under 32 concurrent reads, pool 10 had a p99 3.6 x its median,
+    # pool 32 1.4 x (benchmarks, 2 cores). It opens connections only as concurrency needs
+    # them and closes those idle for 5 minutes.
     read_pool_size: int = Field(default=32, ge=1, le=200)
     pool_timeout: float = Field(default=5.0, gt=0, description="seconds to wait for a connection")
     statement_timeout_ms: int = Field(default=15_000, ge=0, description="0 disables it")
