@@ -36,13 +36,13 @@ def infrastructure_error(exc: BaseException) -> DomainError | None:
         # The read pool runs asyncpg unwrapped. Its plain InterfaceError is a connection
         # closed under it; its ValueError kind, a parameter it could not encode.
         if type(exc) is asyncpg.InterfaceError:
-            return Unavailable("the database connection was lost; retry shortly")
+            return _lost()
         if isinstance(exc, ValueError):
             return InvalidInput("a value was rejected by the database (out of range or malformed)")
         return None
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:
-            return Unavailable("the database connection was lost; retry shortly")
+            return _lost()
         return _by_sqlstate(sqlstate(exc) or "")
     if isinstance(exc, asyncpg.PostgresError):
         return _by_sqlstate(exc.sqlstate or "")
@@ -51,7 +51,7 @@ def infrastructure_error(exc: BaseException) -> DomainError | None:
 
 def _by_sqlstate(code: str) -> DomainError | None:
     if code.startswith(("08", "57P", "53")) or not code:
-        return Unavailable("the database connection was lost; retry shortly")
+        return _lost()
     if code == "57014":
         return Unavailable("the database took too long (statement timeout); retry shortly")
     if code in ("40001", "40P01", "55P03"):
@@ -61,3 +61,7 @@ def _by_sqlstate(code: str) -> DomainError | None:
     if code.startswith("22"):
         return InvalidInput("a value was rejected by the database (out of range or malformed)")
     return None
+
+
+def _lost() -> Unavailable:
+    return Unavailable("the database connection was lost; retry shortly")

@@ -8,7 +8,6 @@ from typing import Any, cast
 from sqlalchemy import (
     ARRAY,
     BigInteger,
-    ColumnElement,
     String,
     Table,
     bindparam,
@@ -28,11 +27,6 @@ from backend.db.reads import Reader, ReadStatement, Record
 def _like_pattern(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
-
-
-def _matches(q: str) -> ColumnElement[bool]:
-    pattern = _like_pattern(q)
-    return or_(User.name.ilike(pattern), User.email.ilike(pattern))
 
 
 class UsersRepository:
