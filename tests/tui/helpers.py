@@ -10,10 +10,9 @@ from typing import Any
 from textual.app import App
 from textual.pilot import Pilot
 
-from backend.main import create_app
-from backend.settings import Settings
 from tests.helpers import eventually
 from tui.app import StackdeckApp
+from tui.screens.migration import MigrationScreen
 
 
 async def until(pilot: Pilot[None], check: Callable[[], bool], within: float = 10.0) -> None:
@@ -36,10 +35,21 @@ async def until(pilot: Pilot[None], check: Callable[[], bool], within: float = 1
         ) from None
 
 
-def has_migrations_api() -> bool:
-    """The migrations API lands separately; its console tests wait for it."""
-    app = create_app(Settings(_env_file=None))
-    return "/api/v1/migrations" in app.openapi().get("paths", {})
+async def open_migration(pilot: Pilot[None], app: StackdeckApp, key: str) -> MigrationScreen:
+    """Press `m` or `d` and wait for its confirmation screen."""
+    await pilot.press(key)
+    await until(pilot, lambda: isinstance(app.screen, MigrationScreen))
+    screen = app.screen
+    assert isinstance(screen, MigrationScreen)
+    return screen
+
+
+async def confirm_migration(pilot: Pilot[None], screen: MigrationScreen) -> dict[str, Any]:
+    """Confirm the run and wait for its outcome."""
+    await pilot.press("y")
+    await until(pilot, lambda: screen.phase == "done", within=30)
+    assert screen.outcome is not None
+    return screen.outcome
 
 
 def loads_idle(app: StackdeckApp) -> bool:

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-
 from backend.db.locks import MIGRATION_LOCK_KEY
 from backend.launcher import BackendThread
 from tests.migrations import connection
 from tests.tui.conftest import SIZE, make_console
-from tests.tui.helpers import has_migrations_api, loads_idle, until
+from tests.tui.helpers import confirm_migration, loads_idle, open_migration, until
 from tui.screens.migration import MigrationScreen
 from tui.widgets.pane import SCHEMA_NOT_MIGRATED
-
-pytestmark = pytest.mark.skipif(
-    not has_migrations_api(), reason="the backend has no /migrations API yet"
-)
 
 
 async def test_m_migrates_an_empty_database_to_head(empty_backend: BackendThread) -> None:
@@ -25,14 +19,10 @@ async def test_m_migrates_an_empty_database_to_head(empty_backend: BackendThread
         assert migrations.state is not None
         assert not migrations.state["at_head"] and migrations.state["pending"] > 0
         assert str(app.users.message.render()) == SCHEMA_NOT_MIGRATED
-        await pilot.press("m")
-        await until(pilot, lambda: isinstance(app.screen, MigrationScreen))
-        screen = app.screen
-        assert isinstance(screen, MigrationScreen)
+        screen = await open_migration(pilot, app, "m")
         assert "CREATE TABLE" in screen.sql.upper()
-        await pilot.press("y")
-        await until(pilot, lambda: screen.phase == "done", within=30)
-        assert screen.outcome is not None and screen.outcome["ok"], screen.outcome
+        outcome = await confirm_migration(pilot, screen)
+        assert outcome["ok"], outcome
         await pilot.press("enter")
         await until(pilot, lambda: not isinstance(app.screen, MigrationScreen))
         await until(
@@ -56,13 +46,8 @@ async def test_d_downgrades_one_step_after_confirming(backend: BackendThread) ->
         await until(pilot, lambda: loads_idle(app) and migrations.state is not None)
         assert migrations.state is not None and migrations.state["at_head"]
         head = migrations.state["heads"]
-        await pilot.press("d")
-        await until(pilot, lambda: isinstance(app.screen, MigrationScreen))
-        screen = app.screen
-        assert isinstance(screen, MigrationScreen)
-        await pilot.press("y")
-        await until(pilot, lambda: screen.phase == "done", within=30)
-        assert screen.outcome is not None and screen.outcome["ok"], screen.outcome
+        outcome = await confirm_migration(pilot, await open_migration(pilot, app, "d"))
+        assert outcome["ok"], outcome
         await pilot.press("escape")
         await until(
             pilot,
@@ -79,8 +64,7 @@ async def test_cancelling_the_confirmation_runs_nothing(empty_backend: BackendTh
     app = make_console(empty_backend)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: loads_idle(app) and app.migrations.state is not None)
-        await pilot.press("m")
-        await until(pilot, lambda: isinstance(app.screen, MigrationScreen))
+        await open_migration(pilot, app, "m")
         await pilot.press("n")
         await until(pilot, lambda: not isinstance(app.screen, MigrationScreen))
         assert not any(r.method == "POST" for r in app.client.log)
@@ -96,14 +80,9 @@ async def test_m_while_another_migration_runs_shows_the_409_and_stays_usable(
         await holder.execute(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: loads_idle(app) and app.migrations.state is not None)
-            await pilot.press("m")
-            await until(pilot, lambda: isinstance(app.screen, MigrationScreen))
-            screen = app.screen
-            assert isinstance(screen, MigrationScreen)
-            await pilot.press("y")
-            await until(pilot, lambda: screen.phase == "done", within=30)
-            assert screen.outcome is not None
-            assert screen.outcome["ok"] is False and screen.outcome["status"] == 409
+            screen = await open_migration(pilot, app, "m")
+            outcome = await confirm_migration(pilot, screen)
+            assert outcome["ok"] is False and outcome["status"] == 409
             shown = str(screen.query_one("#mig-outcome").render())
             assert "a migration is running" in shown, shown
             assert "Traceback" not in shown

@@ -5,10 +5,9 @@ from __future__ import annotations
 from backend.launcher import BackendThread
 from tests.faults import table_locked
 from tests.tui.conftest import SIZE, make_console
-from tests.tui.helpers import loads_idle, until
+from tests.tui.helpers import loads_idle, open_migration, until
 from tests.tui.seed import seed_users
 from tui.screens.confirm import ConfirmScreen
-from tui.screens.migration import MigrationScreen
 
 
 async def test_q_during_a_blocked_delete_asks_and_staying_lets_it_finish(
@@ -40,10 +39,7 @@ async def test_q_during_a_running_migration_asks_first(
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: loads_idle(app) and app.migrations.state is not None)
         async with table_locked(database_url, "posts"):  # the downgrade waits on it
-            await pilot.press("d")
-            await until(pilot, lambda: isinstance(app.screen, MigrationScreen))
-            screen = app.screen
-            assert isinstance(screen, MigrationScreen)
+            screen = await open_migration(pilot, app, "d")
             await pilot.press("y")
             await until(pilot, lambda: screen.phase == "running")
             await pilot.press("q")

@@ -20,7 +20,7 @@ from backend.launcher import BackendThread
 from tests.helpers import eventually
 from tests.pg import asyncpg_dsn
 from tests.tui.conftest import SIZE, make_console
-from tests.tui.helpers import has_migrations_api, loads_idle
+from tests.tui.helpers import loads_idle
 from tui.app import StackdeckApp
 from tui.screens.migration import MigrationScreen
 from tui.widgets.status_bar import StatusBar
@@ -107,7 +107,6 @@ def test_snapshot_data_loaded(
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)  # type: ignore[operator]
 
 
-@pytest.mark.skipif(not has_migrations_api(), reason="the backend has no /migrations API yet")
 def test_snapshot_migration_confirmation(
     empty_backend: BackendThread, snap_compare: object
 ) -> None:
