@@ -10,14 +10,14 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from backend.cli_migrate import add_migrate_parser, migrate
+from stackdeck.backend.cli_migrate import add_migrate_parser, migrate
 
 # Imported where used: the console's launch turns the cyclic collector off (see
 # _collect_after_launch) before the bulk of its imports, so this module imports little.
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-    from backend.settings import Settings
+    from stackdeck.backend.settings import Settings
 
 
 def _fail(message: str) -> int:
@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
-    from backend.settings import Settings
+    from stackdeck.backend.settings import Settings
 
     overrides = {
         key: value
@@ -102,10 +102,10 @@ def load_settings(args: argparse.Namespace) -> Settings:
 
 
 def serve(settings: Settings, log_level: str = "info") -> int:
-    from backend.db.embedded import EmbeddedDatabaseError, database_for
-    from backend.main import create_app
-    from backend.server import serve as run_server
-    from backend.settings import mask_url
+    from stackdeck.backend.db.embedded import EmbeddedDatabaseError, database_for
+    from stackdeck.backend.main import create_app
+    from stackdeck.backend.server import serve as run_server
+    from stackdeck.backend.settings import mask_url
 
     try:
         with database_for(settings) as resolved:
@@ -162,7 +162,7 @@ def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "migrate":
         return migrate(args, settings)
     if args.command == "seed":
-        from backend.cli_seed import seed
+        from stackdeck.backend.cli_seed import seed
 
         return seed(args, settings)
     if args.command is None:
@@ -173,11 +173,11 @@ def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def console(args: argparse.Namespace, settings: Settings) -> int:
     """The default: the console, on the embedded backend unless --api-url is given."""
-    from backend.db.embedded import EmbeddedDatabaseError
-    from backend.launcher import BackendThread, LauncherError
+    from stackdeck.backend.db.embedded import EmbeddedDatabaseError
+    from stackdeck.backend.launcher import BackendThread, LauncherError
 
     if args.api_url:
-        from tui.main import run_console
+        from stackdeck.tui.main import run_console
 
         return run_console(
             args.api_url,
@@ -194,7 +194,7 @@ def console(args: argparse.Namespace, settings: Settings) -> int:
     # console loads once `starting` resolves (its first requests would wait in the backlog).
     starting = backend.start_soon()
     try:
-        from tui.main import run_console  # imported while PostgreSQL starts
+        from stackdeck.tui.main import run_console  # imported while PostgreSQL starts
 
         code = run_console(
             url,

@@ -17,14 +17,20 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from backend.errors import DomainError, InvalidInput, MigrationFailed, MigrationRunning, Unavailable
+from stackdeck.backend.errors import (
+    DomainError,
+    InvalidInput,
+    MigrationFailed,
+    MigrationRunning,
+    Unavailable,
+)
 
 # The rest is imported by migrate(): `stackdeck` imports this module for its parser, and the
 # console's launch should not wait for SQLAlchemy and the migrations service to build one.
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from backend.settings import Settings
+    from stackdeck.backend.settings import Settings
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -81,7 +87,7 @@ def add_migrate_parser(commands: Any) -> None:
 
 
 def migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from backend.db.embedded import EmbeddedDatabaseError, database_for
+    from stackdeck.backend.db.embedded import EmbeddedDatabaseError, database_for
 
     try:
         with database_for(settings) as resolved:
@@ -91,9 +97,9 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from backend.db.engine import create_engine
-    from backend.db.errors import infrastructure_error
-    from backend.services.migrations import MigrationsService
+    from stackdeck.backend.db.engine import create_engine
+    from stackdeck.backend.db.errors import infrastructure_error
+    from stackdeck.backend.services.migrations import MigrationsService
 
     engine = create_engine(settings.database_url_value() or "", settings)
     service = MigrationsService(engine, lock_timeout_ms=settings.statement_timeout_ms or 15_000)
@@ -145,7 +151,7 @@ def _revs(revisions: list[str]) -> str:
 
 
 def _render(result: BaseModel) -> str:
-    from backend.schemas.migrations import MigrationRun, MigrationSql, MigrationStatus
+    from stackdeck.backend.schemas.migrations import MigrationRun, MigrationSql, MigrationStatus
 
     if isinstance(result, MigrationStatus):
         lines = [

@@ -8,12 +8,12 @@ import sys
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from backend.db.embedded import EmbeddedDatabaseError, database_for
-from backend.db.engine import create_engine, create_sessionmaker
-from backend.db.errors import infrastructure_error
-from backend.errors import DomainError
-from backend.services.seeding import SeedResult, SeedService
-from backend.settings import Settings
+from stackdeck.backend.db.embedded import EmbeddedDatabaseError, database_for
+from stackdeck.backend.db.engine import create_engine, create_sessionmaker
+from stackdeck.backend.db.errors import infrastructure_error
+from stackdeck.backend.errors import DomainError
+from stackdeck.backend.services.seeding import SeedResult, SeedService
+from stackdeck.backend.settings import Settings
 
 
 def seed(args: argparse.Namespace, settings: Settings) -> int:

@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from backend.api import API_PREFIX
-from backend.db.embedded import EmbeddedPostgres
-from backend.settings import Settings, mask_url
+from stackdeck.backend.api import API_PREFIX
+from stackdeck.backend.db.embedded import EmbeddedPostgres
+from stackdeck.backend.settings import Settings, mask_url
 
 # The app and uvicorn are imported by start(), after PostgreSQL is on its way: started from
 # a thread, the server's imports then overlap PostgreSQL's start-up and the console's own.
 if TYPE_CHECKING:
-    from backend.server import GracefulServer
+    from stackdeck.backend.server import GracefulServer
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +99,8 @@ class BackendThread:
         self.database_url_masked = mask_url(settings.database_url_value() or "")
         import uvicorn
 
-        from backend.main import create_app
-        from backend.server import GracefulServer
+        from stackdeck.backend.main import create_app
+        from stackdeck.backend.server import GracefulServer
 
         app = create_app(settings)
         config = uvicorn.Config(

@@ -10,21 +10,21 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 
-from backend.api import API_PREFIX, health, migrations, posts, transactions, users
-from backend.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from backend.api.problems import install_problem_handlers, install_problem_openapi
-from backend.api.security import OPEN_PATHS, SecurityMiddleware
-from backend.db.embedded import EmbeddedPostgres
-from backend.db.engine import create_engine, create_sessionmaker
-from backend.db.listener import Listener
-from backend.db.reads import ReadPool
-from backend.services.events import EventHub
-from backend.services.idempotency import purge_periodically
-from backend.services.migrations import MigrationsService
-from backend.services.outcomes import CHANNEL
-from backend.services.transactions import event_from_payload
-from backend.services.users import UserQueries
-from backend.settings import Settings, mask_url
+from stackdeck.backend.api import API_PREFIX, health, migrations, posts, transactions, users
+from stackdeck.backend.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from stackdeck.backend.api.problems import install_problem_handlers, install_problem_openapi
+from stackdeck.backend.api.security import OPEN_PATHS, SecurityMiddleware
+from stackdeck.backend.db.embedded import EmbeddedPostgres
+from stackdeck.backend.db.engine import create_engine, create_sessionmaker
+from stackdeck.backend.db.listener import Listener
+from stackdeck.backend.db.reads import ReadPool
+from stackdeck.backend.services.events import EventHub
+from stackdeck.backend.services.idempotency import purge_periodically
+from stackdeck.backend.services.migrations import MigrationsService
+from stackdeck.backend.services.outcomes import CHANNEL
+from stackdeck.backend.services.transactions import event_from_payload
+from stackdeck.backend.services.users import UserQueries
+from stackdeck.backend.settings import Settings, mask_url
 
 log = logging.getLogger("stackdeck")
 

@@ -62,7 +62,7 @@ def seed(database_url: str, users: int, posts_per_user: int) -> BulkRun:
         [
             sys.executable,
             "-m",
-            "backend.cli",
+            "stackdeck.backend.cli",
             "seed",
             "--users",
             str(users),

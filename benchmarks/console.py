@@ -82,8 +82,8 @@ def first_paint(repetitions: int, external: bool = False) -> list[float]:
     already running (the warm-up's, kept up), so the console starts no PostgreSQL of its own."""
     from alembic import command
 
-    from backend.launcher import BackendThread
-    from backend.settings import Settings
+    from stackdeck.backend.launcher import BackendThread
+    from stackdeck.backend.settings import Settings
     from tests.pg import alembic_config
 
     times: list[float] = []
@@ -149,8 +149,8 @@ def first_paint(repetitions: int, external: bool = False) -> list[float]:
 
 
 async def child(api: str, rows: int, stream_writer: list[str]) -> dict[str, Any]:
-    from tui.app import StackdeckApp
-    from tui.client import ApiClient
+    from stackdeck.tui.app import StackdeckApp
+    from stackdeck.tui.client import ApiClient
 
     app = StackdeckApp(ApiClient(api))
     result: dict[str, Any] = {}

@@ -23,9 +23,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from backend.db.listener import asyncpg_dsn
-from backend.db.models import User
-from backend.schemas.users import UserWithPosts
+from stackdeck.backend.db.listener import asyncpg_dsn
+from stackdeck.backend.db.models import User
+from stackdeck.backend.schemas.users import UserWithPosts
 
 USER_WITH_POSTS = """
 SELECT u.id, u.name, u.email, u.created_at, u.updated_at,

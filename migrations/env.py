@@ -19,8 +19,8 @@ from sqlalchemy import func, pool, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from backend.db.locks import MIGRATION_LOCK_KEY
-from backend.db.models import Base
+from stackdeck.backend.db.locks import MIGRATION_LOCK_KEY
+from stackdeck.backend.db.models import Base
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -34,13 +34,13 @@ def database_url() -> str:
     given = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
     if given:
         return str(given)
-    from backend.settings import Settings
+    from stackdeck.backend.settings import Settings
 
     settings = Settings()
     url = settings.database_url_value()
     if url is not None:
         return url
-    from backend.db.embedded import EmbeddedPostgres
+    from stackdeck.backend.db.embedded import EmbeddedPostgres
 
     return EmbeddedPostgres(settings.data_dir).start()
 

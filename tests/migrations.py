@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from backend.db.locks import MIGRATION_LOCK_KEY, lock_is_held_sql
+from stackdeck.backend.db.locks import MIGRATION_LOCK_KEY, lock_is_held_sql
 from tests.pg import asyncpg_dsn
 from tests.processes import REPO_ROOT
 
@@ -88,7 +88,7 @@ def stackdeck_migrate(
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "STACKDECK_DATABASE_URL": url}
     return subprocess.run(
-        [sys.executable, "-m", "backend.cli", "migrate", *args],
+        [sys.executable, "-m", "stackdeck.backend.cli", "migrate", *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

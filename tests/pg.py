@@ -12,9 +12,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
 
-from backend.db.embedded import EmbeddedPostgres
-from backend.db.listener import asyncpg_dsn as asyncpg_dsn  # the one DSN conversion, shared
-from backend.settings import normalize_database_url
+from stackdeck.backend.db.embedded import EmbeddedPostgres
+from stackdeck.backend.db.listener import (
+    asyncpg_dsn as asyncpg_dsn,
+)  # the one DSN conversion, shared
+from stackdeck.backend.settings import normalize_database_url
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -52,7 +52,7 @@ def backend_process(
     log_path = log_dir / f"backend-{port}.log"
     with log_path.open("w") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", "serve", "--port", str(port), *args],
+            [sys.executable, "-m", "stackdeck.backend.cli", "serve", "--port", str(port), *args],
             cwd=REPO_ROOT,
             stdout=log_file,
             stderr=subprocess.STDOUT,

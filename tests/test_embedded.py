@@ -52,7 +52,7 @@ def test_unusable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
     not_a_dir.write_text("I am a file")
     env = {k: v for k, v in os.environ.items() if k != "STACKDECK_DATABASE_URL"}
     result = subprocess.run(
-        [sys.executable, "-m", "backend.cli", "serve", "--data-dir", str(not_a_dir)],
+        [sys.executable, "-m", "stackdeck.backend.cli", "serve", "--data-dir", str(not_a_dir)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -10,11 +10,11 @@ import httpx
 import pytest
 from sqlalchemy import event
 
-from backend.db.errors import infrastructure_error
-from backend.errors import InvalidInput, SchemaNotReady, Unavailable
-from backend.main import create_app
-from backend.repositories.posts import PostsRepository
-from backend.repositories.users import UsersRepository
+from stackdeck.backend.db.errors import infrastructure_error
+from stackdeck.backend.errors import InvalidInput, SchemaNotReady, Unavailable
+from stackdeck.backend.main import create_app
+from stackdeck.backend.repositories.posts import PostsRepository
+from stackdeck.backend.repositories.users import UsersRepository
 from tests.conftest import make_settings
 from tests.helpers import free_port, serving
 from tests.pg import asyncpg_dsn

@@ -11,7 +11,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from backend.main import create_app
+from stackdeck.backend.main import create_app
 from tests.conftest import LiveServer, make_settings
 from tests.faults import idle_backends, table_locked, terminate, until_waiting
 from tests.helpers import asgi_client, eventually, serving

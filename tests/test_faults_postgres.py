@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from backend.db.embedded import EmbeddedPostgres
-from backend.main import create_app
+from stackdeck.backend.db.embedded import EmbeddedPostgres
+from stackdeck.backend.main import create_app
 from tests.conftest import make_settings
 from tests.faults import pg_ctl, postmaster_pid, start_again
 from tests.helpers import serving

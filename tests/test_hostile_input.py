@@ -18,7 +18,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from backend.main import create_app
+from stackdeck.backend.main import create_app
 from tests.conftest import make_settings
 from tests.helpers import serving
 from tests.pg import PgCluster, asyncpg_dsn

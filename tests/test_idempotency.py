@@ -9,7 +9,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from backend.services.idempotency import purge_expired
+from stackdeck.backend.services.idempotency import purge_expired
 from tests.pg import asyncpg_dsn
 from tests.test_transactions import count, log_rows
 

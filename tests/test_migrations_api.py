@@ -12,9 +12,9 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from backend.main import create_app
-from backend.services.events import LogEvent
-from backend.services.transactions import TransactionStream
+from stackdeck.backend.main import create_app
+from stackdeck.backend.services.events import LogEvent
+from stackdeck.backend.services.transactions import TransactionStream
 from tests.conftest import make_settings
 from tests.helpers import asgi_client, eventually
 from tests.migrations import (

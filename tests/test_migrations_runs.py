@@ -16,10 +16,10 @@ from fastapi import FastAPI
 from sqlalchemy import Column, MetaData, Text, pool
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from backend.db.locks import MIGRATION_LOCK_KEY
-from backend.db.models import Base
-from backend.errors import MigrationInterrupted, MigrationRunning
-from backend.services.migrations import MigrationsService
+from stackdeck.backend.db.locks import MIGRATION_LOCK_KEY
+from stackdeck.backend.db.models import Base
+from stackdeck.backend.errors import MigrationInterrupted, MigrationRunning
+from stackdeck.backend.services.migrations import MigrationsService
 from tests.helpers import eventually
 from tests.migrations import (
     BELOW_HEAD,
@@ -391,7 +391,7 @@ def test_cli_migrates_the_embedded_postgres_when_no_url_is_set(tmp_path: Path) -
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "backend.cli", "migrate", *args],
+            [sys.executable, "-m", "stackdeck.backend.cli", "migrate", *args],
             cwd=tmp_path,  # not the repository: alembic.ini is found beside the package
             capture_output=True,
             text=True,

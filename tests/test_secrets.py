@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from backend.main import create_app
+from stackdeck.backend.main import create_app
 from tests.conftest import CANARY, make_settings
 from tests.faults import table_locked
 from tests.helpers import free_port, serving
@@ -30,7 +30,7 @@ def command_line_outputs(canary_url: str, log_dir: Path) -> list[str]:
     sync_driver = canary_url.replace("+asyncpg", "+psycopg2")
     for command in (["serve"], ["serve", "--host", "0.0.0.0"]):
         result = subprocess.run(
-            [sys.executable, "-m", "backend.cli", *command],
+            [sys.executable, "-m", "stackdeck.backend.cli", *command],
             capture_output=True,
             text=True,
             timeout=60,

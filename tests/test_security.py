@@ -8,8 +8,8 @@ import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from backend.main import create_app
-from backend.settings import Settings
+from stackdeck.backend.main import create_app
+from stackdeck.backend.settings import Settings
 from tests.conftest import make_settings
 from tests.helpers import serving
 from tests.test_settings import run_cli

@@ -15,10 +15,10 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from backend.errors import Conflict, Unavailable
-from backend.main import create_app
-from backend.repositories.bulk import BulkRepository
-from backend.services.seeding import SeedService
+from stackdeck.backend.errors import Conflict, Unavailable
+from stackdeck.backend.main import create_app
+from stackdeck.backend.repositories.bulk import BulkRepository
+from stackdeck.backend.services.seeding import SeedService
 from tests.conftest import make_settings
 from tests.pg import PgCluster
 from tests.test_transactions import count, log_rows
@@ -107,7 +107,16 @@ async def test_seed_command_line(database_url: str) -> None:
     env = {**os.environ, "STACKDECK_DATABASE_URL": database_url}
     result = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "backend.cli", "seed", "--users", "120", "--posts-per-user", "2"],
+        [
+            sys.executable,
+            "-m",
+            "stackdeck.backend.cli",
+            "seed",
+            "--users",
+            "120",
+            "--posts-per-user",
+            "2",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -118,7 +127,7 @@ async def test_seed_command_line(database_url: str) -> None:
     assert await count(database_url, "posts") == 240
     bad = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "backend.cli", "seed", "--users", "0"],
+        [sys.executable, "-m", "stackdeck.backend.cli", "seed", "--users", "0"],
         capture_output=True,
         text=True,
         timeout=60,

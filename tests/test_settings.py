@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from backend.settings import ConfigError, Settings, mask_url, normalize_database_url
+from stackdeck.backend.settings import ConfigError, Settings, mask_url, normalize_database_url
 
 
 @pytest.mark.parametrize(
@@ -66,7 +66,7 @@ def test_settings_refuse_a_sync_driver(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "backend.cli", *args],
+        [sys.executable, "-m", "stackdeck.backend.cli", *args],
         capture_output=True,
         text=True,
         timeout=60,

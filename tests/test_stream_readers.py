@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from backend.api.transactions import SUBSCRIBED
-from backend.services.events import LogEvent
 from benchmarks.stream_readers import Reader
+from stackdeck.backend.api.transactions import SUBSCRIBED
+from stackdeck.backend.services.events import LogEvent
 
 
 def _chunk(body: bytes) -> bytes:

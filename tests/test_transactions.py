@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 import pytest
 
-from backend.repositories.users import UsersRepository
+from stackdeck.backend.repositories.users import UsersRepository
 from tests.conftest import LiveServer
 from tests.helpers import eventually
 from tests.pg import asyncpg_dsn
@@ -185,9 +185,9 @@ async def test_stream_delivers_outcomes_live_and_replays_after_last_event_id(
 async def test_stream_sends_heartbeat_comments(
     live_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import backend.api.transactions
+    import stackdeck.backend.api.transactions
 
-    monkeypatch.setattr(backend.api.transactions, "PING_INTERVAL", 0.2)
+    monkeypatch.setattr(stackdeck.backend.api.transactions, "PING_INTERVAL", 0.2)
     async with live_client.stream("GET", "/transactions/stream") as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         async with asyncio.timeout(10):

@@ -19,18 +19,18 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Tab, Tabs
 from textual.worker import WorkerCancelled, WorkerFailed
 
-from tui.client import SCHEMA_NOT_READY, ApiClient, ApiError, RequestRecord
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.help import HelpScreen
-from tui.screens.migration import MigrationScreen
-from tui.screens.request_log import RequestLogScreen
-from tui.widgets.banner import Banner
-from tui.widgets.migrations_pane import MigrationsPane
-from tui.widgets.pane import Pane
-from tui.widgets.posts_pane import PostsPane
-from tui.widgets.status_bar import StatusBar
-from tui.widgets.transactions_pane import TransactionsPane
-from tui.widgets.users_pane import UsersPane
+from stackdeck.tui.client import SCHEMA_NOT_READY, ApiClient, ApiError, RequestRecord
+from stackdeck.tui.screens.confirm import ConfirmScreen
+from stackdeck.tui.screens.help import HelpScreen
+from stackdeck.tui.screens.migration import MigrationScreen
+from stackdeck.tui.screens.request_log import RequestLogScreen
+from stackdeck.tui.widgets.banner import Banner
+from stackdeck.tui.widgets.migrations_pane import MigrationsPane
+from stackdeck.tui.widgets.pane import Pane
+from stackdeck.tui.widgets.posts_pane import PostsPane
+from stackdeck.tui.widgets.status_bar import StatusBar
+from stackdeck.tui.widgets.transactions_pane import TransactionsPane
+from stackdeck.tui.widgets.users_pane import UsersPane
 
 HERE = Path(__file__).parent
 NARROW = 110  # columns below which the panes become tabs

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future
 
-from tui.app import StackdeckApp
-from tui.client import ApiClient
+from stackdeck.tui.app import StackdeckApp
+from stackdeck.tui.client import ApiClient
 
 API_PREFIX = "/api/v1"
 

@@ -11,11 +11,11 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.services.idempotency import IdempotencyRequest
-from backend.services.migrations import MigrationsService
-from backend.services.posts import PostsService
-from backend.services.transactions import TransactionsService, TransactionStream
-from backend.services.users import UserQueries, UsersService
+from stackdeck.backend.services.idempotency import IdempotencyRequest
+from stackdeck.backend.services.migrations import MigrationsService
+from stackdeck.backend.services.posts import PostsService
+from stackdeck.backend.services.transactions import TransactionsService, TransactionStream
+from stackdeck.backend.services.users import UserQueries, UsersService
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

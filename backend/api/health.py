@@ -7,9 +7,9 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from backend.api.deps import MigrationsServiceDep, SessionDep
-from backend.schemas.migrations import SchemaState
-from backend.services.health import database_is_up, schema_state
+from stackdeck.backend.api.deps import MigrationsServiceDep, SessionDep
+from stackdeck.backend.schemas.migrations import SchemaState
+from stackdeck.backend.services.health import database_is_up, schema_state
 
 router = APIRouter(tags=["health"])
 

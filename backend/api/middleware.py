@@ -9,8 +9,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.api.problems import problem
-from backend.metrics import RequestMetrics, current_metrics
+from stackdeck.backend.api.problems import problem
+from stackdeck.backend.metrics import RequestMetrics, current_metrics
 
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
 

@@ -6,16 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 
-from backend.api.deps import MigrationsServiceDep
-from backend.api.problems import PROBLEM_RESPONSES, problem_response
-from backend.schemas.migrations import (
+from stackdeck.backend.api.deps import MigrationsServiceDep
+from stackdeck.backend.api.problems import PROBLEM_RESPONSES, problem_response
+from stackdeck.backend.schemas.migrations import (
     DowngradeRequest,
     MigrationRun,
     MigrationSql,
     MigrationStatus,
     UpgradeRequest,
 )
-from backend.schemas.types import Text
+from stackdeck.backend.schemas.types import Text
 
 router = APIRouter(
     prefix="/migrations",

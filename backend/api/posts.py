@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from backend.api.deps import PostsServiceDep
-from backend.api.problems import PROBLEM_RESPONSES
-from backend.schemas.common import Page
-from backend.schemas.posts import PostCreate, PostRead, PostUpdate
-from backend.schemas.types import MAX_BIGINT
+from stackdeck.backend.api.deps import PostsServiceDep
+from stackdeck.backend.api.problems import PROBLEM_RESPONSES
+from stackdeck.backend.schemas.common import Page
+from stackdeck.backend.schemas.posts import PostCreate, PostRead, PostUpdate
+from stackdeck.backend.schemas.types import MAX_BIGINT
 
 router = APIRouter(prefix="/posts", tags=["posts"], responses=PROBLEM_RESPONSES)
 

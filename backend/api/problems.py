@@ -12,8 +12,8 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
-from backend.db.errors import infrastructure_error
-from backend.errors import (
+from stackdeck.backend.db.errors import infrastructure_error
+from stackdeck.backend.errors import (
     Conflict,
     DomainError,
     InvalidInput,
@@ -22,9 +22,9 @@ from backend.errors import (
     SchemaNotReady,
     Unavailable,
 )
-from backend.metrics import current_request_id
-from backend.schemas.common import Problem
-from backend.services.idempotency import Replayed
+from stackdeck.backend.metrics import current_request_id
+from stackdeck.backend.schemas.common import Problem
+from stackdeck.backend.services.idempotency import Replayed
 
 log = logging.getLogger(__name__)
 

@@ -8,12 +8,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query
 from starlette.responses import StreamingResponse
 
-from backend.api.deps import TransactionsServiceDep, TransactionStreamFactoryDep
-from backend.api.problems import PROBLEM_RESPONSES
-from backend.schemas.common import Page
-from backend.schemas.transactions import TransactionRead, TransactionStats
-from backend.schemas.types import MAX_BIGINT
-from backend.services.transactions import TransactionStream
+from stackdeck.backend.api.deps import TransactionsServiceDep, TransactionStreamFactoryDep
+from stackdeck.backend.api.problems import PROBLEM_RESPONSES
+from stackdeck.backend.schemas.common import Page
+from stackdeck.backend.schemas.transactions import TransactionRead, TransactionStats
+from stackdeck.backend.schemas.types import MAX_BIGINT
+from stackdeck.backend.services.transactions import TransactionStream
 
 RECONNECT_MS = 2000  # how long an EventSource waits before it reconnects
 PING_INTERVAL = 15.0  # seconds of silence before a ": ping" comment

@@ -7,12 +7,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, TypeAdapter
 
-from backend.api.deps import UserQueriesDep, UsersServiceDep
-from backend.api.problems import CONFLICT, PROBLEM_RESPONSES
-from backend.schemas.common import Page
-from backend.schemas.transactions import BatchResult, UserBatch
-from backend.schemas.types import MAX_BIGINT, Text
-from backend.schemas.users import UserCreate, UserRead, UserUpdate, UserWithPosts
+from stackdeck.backend.api.deps import UserQueriesDep, UsersServiceDep
+from stackdeck.backend.api.problems import CONFLICT, PROBLEM_RESPONSES
+from stackdeck.backend.schemas.common import Page
+from stackdeck.backend.schemas.transactions import BatchResult, UserBatch
+from stackdeck.backend.schemas.types import MAX_BIGINT, Text
+from stackdeck.backend.schemas.users import UserCreate, UserRead, UserUpdate, UserWithPosts
 
 router = APIRouter(prefix="/users", tags=["users"], responses=PROBLEM_RESPONSES)
 

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from backend.settings import Settings
+from stackdeck.backend.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from backend.metrics import current_metrics
-from backend.settings import Settings
+from stackdeck.backend.metrics import current_metrics
+from stackdeck.backend.settings import Settings
 
 _STARTED_AT = "stackdeck_statement_started_at"
 

@@ -6,7 +6,7 @@ import asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from backend.errors import DomainError, InvalidInput, SchemaNotReady, Unavailable
+from stackdeck.backend.errors import DomainError, InvalidInput, SchemaNotReady, Unavailable
 
 UNIQUE_VIOLATION = "23505"
 FOREIGN_KEY_VIOLATION = "23503"

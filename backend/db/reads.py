@@ -19,10 +19,10 @@ import asyncpg
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.expression import Executable
 
-from backend.db.listener import asyncpg_dsn
-from backend.errors import Unavailable
-from backend.metrics import current_metrics
-from backend.settings import Settings
+from stackdeck.backend.db.listener import asyncpg_dsn
+from stackdeck.backend.errors import Unavailable
+from stackdeck.backend.metrics import current_metrics
+from stackdeck.backend.settings import Settings
 
 _DIALECT = postgresql.dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.db.models import Post
+from stackdeck.backend.db.models import Post
 
 
 class PostsRepository:

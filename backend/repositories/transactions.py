@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.db.models import TransactionLog
+from stackdeck.backend.db.models import TransactionLog
 
 _PER_SECOND = text(
     """

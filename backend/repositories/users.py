@@ -20,8 +20,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, undefer
 
-from backend.db.models import Post, User
-from backend.db.reads import Reader, ReadStatement, Record
+from stackdeck.backend.db.models import Post, User
+from stackdeck.backend.db.reads import Reader, ReadStatement, Record
 
 
 def _like_pattern(text: str) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.schemas.types import Text
+from stackdeck.backend.schemas.types import Text
 
 Direction = Literal["upgrade", "downgrade"]
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from backend.schemas.types import Body, Id, Title, reject_null
+from stackdeck.backend.schemas.types import Body, Id, Title, reject_null
 
 
 class PostCreate(BaseModel):

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.schemas.types import Body, Email, Name, Title
+from stackdeck.backend.schemas.types import Body, Email, Name, Title
 
 
 class TransactionRead(BaseModel):

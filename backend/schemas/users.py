@@ -6,8 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from backend.schemas.posts import PostRead
-from backend.schemas.types import Email, Name, reject_null
+from stackdeck.backend.schemas.posts import PostRead
+from stackdeck.backend.schemas.types import Email, Name, reject_null
 
 
 class UserCreate(BaseModel):

@@ -8,8 +8,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.schemas.migrations import SchemaState
-from backend.services.migrations import MigrationsService
+from stackdeck.backend.schemas.migrations import SchemaState
+from stackdeck.backend.services.migrations import MigrationsService
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from backend.db.errors import infrastructure_error
-from backend.db.models import IdempotencyKey
-from backend.errors import FieldError, InvalidInput, SchemaNotReady
+from stackdeck.backend.db.errors import infrastructure_error
+from stackdeck.backend.db.models import IdempotencyKey
+from stackdeck.backend.errors import FieldError, InvalidInput, SchemaNotReady
 
 log = logging.getLogger(__name__)
 

@@ -27,11 +27,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-import backend
-from backend.db.errors import infrastructure_error, sqlstate
-from backend.db.locks import MIGRATION_LOCK_KEY, lock_is_held_sql
-from backend.db.models import Base
-from backend.errors import (
+from stackdeck.backend.db.errors import infrastructure_error, sqlstate
+from stackdeck.backend.db.locks import MIGRATION_LOCK_KEY, lock_is_held_sql
+from stackdeck.backend.db.models import Base
+from stackdeck.backend.errors import (
     FieldError,
     MigrationFailed,
     MigrationInterrupted,
@@ -40,8 +39,8 @@ from backend.errors import (
     Unavailable,
     UnknownRevision,
 )
-from backend.metrics import current_metrics, current_request_id
-from backend.schemas.migrations import (
+from stackdeck.backend.metrics import current_metrics, current_request_id
+from stackdeck.backend.schemas.migrations import (
     Direction,
     Drift,
     MigrationRun,
@@ -50,7 +49,7 @@ from backend.schemas.migrations import (
     RevisionRead,
     SchemaState,
 )
-from backend.services.outcomes import OutcomeRecord, record_outcome
+from stackdeck.backend.services.outcomes import OutcomeRecord, record_outcome
 
 # Alembic (with Mako and Pygments behind it) is imported where it is used, not here: the app
 # imports this module at start-up, and the console's first page needs none of it.
@@ -61,9 +60,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(backend.__file__).resolve().parent.parent
-ALEMBIC_INI = REPO_ROOT / "alembic.ini"
-SCRIPT_LOCATION = REPO_ROOT / "migrations"
+# The revisions ship inside the package (stackdeck.migrations), so an installed wheel finds
+# them wherever it is run from; the repository's alembic.ini is for the `alembic` command.
+SCRIPT_LOCATION = Path(__file__).resolve().parents[2] / "migrations"
 BASE = "base"
 MAX_DIFFERENCES = 20
 _RELATIVE_DOWN = re.compile(r"^-\d+$")
@@ -79,13 +78,13 @@ _ALEMBIC_IN_PROCESS = threading.Lock()
 def alembic_config(
     script_location: str | Path | None = None, output_buffer: io.StringIO | None = None
 ) -> Config:
-    """The project's alembic.ini (found beside the package, not in the cwd), logging left alone."""
+    """Alembic's configuration for the packaged revisions (no ini file, nothing from the cwd)."""
     from alembic.config import Config
 
-    ini = str(ALEMBIC_INI) if ALEMBIC_INI.exists() else None
-    config = Config(ini, output_buffer=output_buffer)
-    if script_location is not None or ini is None:
-        config.set_main_option("script_location", str(script_location or SCRIPT_LOCATION))
+    config = Config(output_buffer=output_buffer)
+    config.set_main_option("script_location", str(script_location or SCRIPT_LOCATION))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("timezone", "UTC")
     config.attributes["configure_logger"] = False
     return config
 

@@ -8,14 +8,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from backend.db.errors import FOREIGN_KEY_VIOLATION, sqlstate
-from backend.db.models import Post
-from backend.errors import FieldError, InvalidInput, NotFound
-from backend.repositories.posts import PostsRepository
-from backend.schemas.posts import PostCreate, PostRead, PostUpdate
-from backend.services.idempotency import IdempotencyRequest
-from backend.services.paging import split_page
-from backend.services.unit_of_work import UnitOfWork
+from stackdeck.backend.db.errors import FOREIGN_KEY_VIOLATION, sqlstate
+from stackdeck.backend.db.models import Post
+from stackdeck.backend.errors import FieldError, InvalidInput, NotFound
+from stackdeck.backend.repositories.posts import PostsRepository
+from stackdeck.backend.schemas.posts import PostCreate, PostRead, PostUpdate
+from stackdeck.backend.services.idempotency import IdempotencyRequest
+from stackdeck.backend.services.paging import split_page
+from stackdeck.backend.services.unit_of_work import UnitOfWork
 
 
 def missing_author(exc: IntegrityError, user_id: int) -> Exception:

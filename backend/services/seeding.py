@@ -32,11 +32,11 @@ from typing import TypeVar
 from faker import Faker
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.db.errors import UNIQUE_VIOLATION, sqlstate
-from backend.db.models.post import BODY_MAX
-from backend.errors import Conflict
-from backend.repositories.bulk import BulkRepository, text_field, text_field_bytes
-from backend.services.unit_of_work import UnitOfWork
+from stackdeck.backend.db.errors import UNIQUE_VIOLATION, sqlstate
+from stackdeck.backend.db.models.post import BODY_MAX
+from stackdeck.backend.errors import Conflict
+from stackdeck.backend.repositories.bulk import BulkRepository, text_field, text_field_bytes
+from stackdeck.backend.services.unit_of_work import UnitOfWork
 
 # Rows per chunk (and per random generator). Part of what a seed means: changing it
 # changes the data a given --seed makes.

@@ -8,17 +8,17 @@ from collections.abc import AsyncIterator, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from backend.db.models import TransactionLog
-from backend.repositories.transactions import TransactionsRepository
-from backend.schemas.transactions import (
+from stackdeck.backend.db.models import TransactionLog
+from stackdeck.backend.repositories.transactions import TransactionsRepository
+from stackdeck.backend.schemas.transactions import (
     OutcomeTotals,
     StatsBucket,
     TransactionRead,
     TransactionStats,
 )
-from backend.services.events import HEARTBEAT, EventHub, Heartbeat, LogEvent, Subscription
-from backend.services.paging import split_page
-from backend.services.unit_of_work import UnitOfWork
+from stackdeck.backend.services.events import HEARTBEAT, EventHub, Heartbeat, LogEvent, Subscription
+from stackdeck.backend.services.paging import split_page
+from stackdeck.backend.services.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 

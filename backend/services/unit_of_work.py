@@ -17,11 +17,11 @@ from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.db.errors import infrastructure_error
-from backend.errors import DomainError
-from backend.metrics import current_metrics
-from backend.services.idempotency import IdempotencyRequest, Replayed, claim, remember
-from backend.services.outcomes import OutcomeRecord, Result, record_outcome
+from stackdeck.backend.db.errors import infrastructure_error
+from stackdeck.backend.errors import DomainError
+from stackdeck.backend.metrics import current_metrics
+from stackdeck.backend.services.idempotency import IdempotencyRequest, Replayed, claim, remember
+from stackdeck.backend.services.outcomes import OutcomeRecord, Result, record_outcome
 
 log = logging.getLogger(__name__)
 

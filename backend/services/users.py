@@ -11,17 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from backend.db.errors import UNIQUE_VIOLATION, constraint_name, sqlstate
-from backend.db.models import User
-from backend.db.reads import ReadPool
-from backend.errors import Conflict, NotFound
-from backend.repositories.posts import PostsRepository
-from backend.repositories.users import UserRows, UsersRepository
-from backend.schemas.transactions import BatchResult, UserBatch
-from backend.schemas.users import UserCreate, UserRead, UserUpdate, UserWithPosts
-from backend.services.idempotency import IdempotencyRequest
-from backend.services.paging import split_page
-from backend.services.unit_of_work import UnitOfWork
+from stackdeck.backend.db.errors import UNIQUE_VIOLATION, constraint_name, sqlstate
+from stackdeck.backend.db.models import User
+from stackdeck.backend.db.reads import ReadPool
+from stackdeck.backend.errors import Conflict, NotFound
+from stackdeck.backend.repositories.posts import PostsRepository
+from stackdeck.backend.repositories.users import UserRows, UsersRepository
+from stackdeck.backend.schemas.transactions import BatchResult, UserBatch
+from stackdeck.backend.schemas.users import UserCreate, UserRead, UserUpdate, UserWithPosts
+from stackdeck.backend.services.idempotency import IdempotencyRequest
+from stackdeck.backend.services.paging import split_page
+from stackdeck.backend.services.unit_of_work import UnitOfWork
 
 
 def email_conflict(exc: IntegrityError, email: str | None) -> Exception:

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from backend.launcher import BackendThread
+from stackdeck.backend.launcher import BackendThread
+from stackdeck.tui.app import StackdeckApp
+from stackdeck.tui.client import ApiClient
 from tests.conftest import make_settings
-from tui.app import StackdeckApp
-from tui.client import ApiClient
 
 SIZE = (160, 48)
 

@@ -10,9 +10,9 @@ from typing import Any
 from textual.app import App
 from textual.pilot import Pilot
 
+from stackdeck.tui.app import StackdeckApp
+from stackdeck.tui.screens.migration import MigrationScreen
 from tests.helpers import eventually
-from tui.app import StackdeckApp
-from tui.screens.migration import MigrationScreen
 
 
 async def until(pilot: Pilot[None], check: Callable[[], bool], within: float = 10.0) -> None:

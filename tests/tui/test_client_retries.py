@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from backend.launcher import BackendThread
+from stackdeck.backend.launcher import BackendThread
+from stackdeck.tui.client import ApiClient, BackendUnreachable
 from tests.faults import table_locked
 from tests.helpers import eventually
 from tests.test_transactions import count, log_rows
-from tui.client import ApiClient, BackendUnreachable
 
 
 async def test_a_timed_out_create_is_retried_and_written_once(

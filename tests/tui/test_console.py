@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from stackdeck.tui.app import StackdeckApp
 from tests.tui.conftest import SIZE
 from tests.tui.helpers import loads_idle, tx_lines, until
-from tui.app import StackdeckApp
 
 
 async def test_n_creates_a_user_that_appears_in_the_table(console: StackdeckApp) -> None:

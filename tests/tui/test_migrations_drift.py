@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from backend.launcher import BackendThread
+from stackdeck.backend.launcher import BackendThread
 from tests.pg import asyncpg_dsn
 from tests.tui.conftest import SIZE, make_console
 from tests.tui.helpers import loads_idle, until

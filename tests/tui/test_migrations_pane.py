@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from backend.db.locks import MIGRATION_LOCK_KEY
-from backend.launcher import BackendThread
+from stackdeck.backend.db.locks import MIGRATION_LOCK_KEY
+from stackdeck.backend.launcher import BackendThread
+from stackdeck.tui.screens.migration import MigrationScreen
+from stackdeck.tui.widgets.pane import SCHEMA_NOT_MIGRATED
 from tests.migrations import connection
 from tests.tui.conftest import SIZE, make_console
 from tests.tui.helpers import confirm_migration, loads_idle, open_migration, until
-from tui.screens.migration import MigrationScreen
-from tui.widgets.pane import SCHEMA_NOT_MIGRATED
 
 
 async def test_m_migrates_an_empty_database_to_head(empty_backend: BackendThread) -> None:

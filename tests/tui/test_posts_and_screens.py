@@ -5,14 +5,14 @@ from __future__ import annotations
 from textual.command import CommandPalette
 from textual.widgets import DataTable, OptionList
 
-from backend.launcher import BackendThread
+from stackdeck.backend.launcher import BackendThread
+from stackdeck.tui.screens.form import FormScreen
+from stackdeck.tui.screens.help import HelpScreen
+from stackdeck.tui.screens.post_view import PostScreen
+from stackdeck.tui.screens.request_log import RequestLogScreen
 from tests.tui.conftest import SIZE, make_console
 from tests.tui.helpers import loads_idle, until
 from tests.tui.seed import seed_users
-from tui.screens.form import FormScreen
-from tui.screens.help import HelpScreen
-from tui.screens.post_view import PostScreen
-from tui.screens.request_log import RequestLogScreen
 
 
 async def test_enter_opens_the_users_posts_and_enter_shows_a_post(backend: BackendThread) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from backend.launcher import BackendThread
+from stackdeck.backend.launcher import BackendThread
+from stackdeck.tui.screens.confirm import ConfirmScreen
+from stackdeck.tui.screens.form import FormScreen
 from tests.tui.conftest import SIZE, make_console
 from tests.tui.helpers import loads_idle, until
 from tests.tui.seed import seed_users
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.form import FormScreen
 
 
 async def test_e_edits_a_post_and_delete_removes_it_after_confirming(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from backend.launcher import BackendThread
+from stackdeck.backend.launcher import BackendThread
+from stackdeck.tui.screens.confirm import ConfirmScreen
 from tests.faults import table_locked
 from tests.tui.conftest import SIZE, make_console
 from tests.tui.helpers import loads_idle, open_migration, until
 from tests.tui.seed import seed_users
-from tui.screens.confirm import ConfirmScreen
 
 
 async def test_q_during_a_blocked_delete_asks_and_staying_lets_it_finish(

@@ -5,14 +5,14 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from backend.launcher import BackendThread
+from stackdeck.backend.launcher import BackendThread
+from stackdeck.tui.client import ApiClient, ReadOnlyError
+from stackdeck.tui.screens.confirm import ConfirmScreen
+from stackdeck.tui.screens.form import FormScreen
+from stackdeck.tui.widgets.pane import SCHEMA_NOT_MIGRATED
 from tests.tui.conftest import SIZE, make_console, start_backend
 from tests.tui.helpers import loads_idle, tx_lines, until
 from tests.tui.seed import seed_users
-from tui.client import ApiClient, ReadOnlyError
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.form import FormScreen
-from tui.widgets.pane import SCHEMA_NOT_MIGRATED
 
 
 async def test_backend_down_shows_a_banner_and_recovers_on_its_own(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy.engine import make_url
 
-from backend.launcher import BackendThread
+from stackdeck.backend.launcher import BackendThread
+from stackdeck.tui.app import StackdeckApp
+from stackdeck.tui.client import ApiClient
+from stackdeck.tui.screens.form import FormScreen
 from tests.conftest import CANARY, make_settings
 from tests.helpers import free_port
 from tests.tui.conftest import SIZE
 from tests.tui.helpers import loads_idle, screen_text, until
-from tui.app import StackdeckApp
-from tui.client import ApiClient
-from tui.screens.form import FormScreen
 
 
 def console_on(backend: BackendThread) -> StackdeckApp:

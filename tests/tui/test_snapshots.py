@@ -16,14 +16,14 @@ import asyncpg
 import pytest
 from textual.pilot import Pilot
 
-from backend.launcher import BackendThread
+from stackdeck.backend.launcher import BackendThread
+from stackdeck.tui.app import StackdeckApp
+from stackdeck.tui.screens.migration import MigrationScreen
+from stackdeck.tui.widgets.status_bar import StatusBar
 from tests.helpers import eventually
 from tests.pg import asyncpg_dsn
 from tests.tui.conftest import SIZE, make_console
 from tests.tui.helpers import loads_idle
-from tui.app import StackdeckApp
-from tui.screens.migration import MigrationScreen
-from tui.widgets.status_bar import StatusBar
 
 LABELS = {"api_label": "http://127.0.0.1:PORT/api/v1", "database_label": "postgresql://…/test"}
 

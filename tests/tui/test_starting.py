@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import Future
 
-from backend.launcher import BackendThread, LauncherError
+from stackdeck.backend.launcher import BackendThread, LauncherError
+from stackdeck.tui.app import StackdeckApp
+from stackdeck.tui.client import ApiClient
 from tests.conftest import make_settings
 from tests.tui.conftest import SIZE
 from tests.tui.helpers import loads_idle, until
-from tui.app import StackdeckApp
-from tui.client import ApiClient
 
 
 async def test_the_console_draws_while_the_backend_starts_then_loads(database_url: str) -> None:

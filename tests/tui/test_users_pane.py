@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from textual.worker import Worker, WorkerState
 
-from backend.launcher import BackendThread
+from stackdeck.backend.launcher import BackendThread
+from stackdeck.tui.screens.confirm import ConfirmScreen
+from stackdeck.tui.screens.form import FormScreen
+from stackdeck.tui.widgets.users_pane import PAGE_SIZE
 from tests.helpers import eventually
 from tests.migrations import connection
 from tests.tui.conftest import SIZE, make_console
 from tests.tui.helpers import loads_idle, until
 from tests.tui.seed import seed_users
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.form import FormScreen
-from tui.widgets.users_pane import PAGE_SIZE
 
 
 async def test_paging_past_the_first_page_keeps_a_bounded_window(backend: BackendThread) -> None:

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
-from tui.client import ApiError, FieldError
+from stackdeck.tui.client import ApiError, FieldError
 
 Submit = Callable[[dict[str, str]], Awaitable[Any]]
 

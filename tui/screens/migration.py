@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, LoadingIndicator, Static
 
-from tui.client import ApiError
+from stackdeck.tui.client import ApiError
 
 Run = Callable[[], Awaitable[dict[str, Any]]]
 

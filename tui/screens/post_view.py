@@ -11,7 +11,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from tui.widgets.cells import when
+from stackdeck.tui.widgets.cells import when
 
 
 class PostScreen(ModalScreen[None]):

@@ -11,8 +11,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
-from tui.client import ApiClient, RequestRecord
-from tui.widgets.cells import cell
+from stackdeck.tui.client import ApiClient, RequestRecord
+from stackdeck.tui.widgets.cells import cell
 
 
 def status_style(status: int) -> str:

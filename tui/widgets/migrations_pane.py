@@ -9,10 +9,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
-from tui.client import ApiClient, ApiError
-from tui.screens.migration import MigrationScreen
-from tui.widgets.cells import cell, when
-from tui.widgets.pane import Pane
+from stackdeck.tui.client import ApiClient, ApiError
+from stackdeck.tui.screens.migration import MigrationScreen
+from stackdeck.tui.widgets.cells import cell, when
+from stackdeck.tui.widgets.pane import Pane
 
 
 def _revs(values: list[str] | None) -> str:

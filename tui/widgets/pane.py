@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from tui.client import ApiClient, ApiError
+from stackdeck.tui.client import ApiClient, ApiError
 
 SCHEMA_NOT_MIGRATED = "schema not migrated — press m"
 

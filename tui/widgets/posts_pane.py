@@ -11,12 +11,12 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from tui.client import ApiClient, ApiError
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.form import FormField, FormScreen
-from tui.screens.post_view import PostScreen
-from tui.widgets.cells import cell, when
-from tui.widgets.pane import Pane
+from stackdeck.tui.client import ApiClient, ApiError
+from stackdeck.tui.screens.confirm import ConfirmScreen
+from stackdeck.tui.screens.form import FormField, FormScreen
+from stackdeck.tui.screens.post_view import PostScreen
+from stackdeck.tui.widgets.cells import cell, when
+from stackdeck.tui.widgets.pane import Pane
 
 # The cursor moving through users fires a highlight per row; fetch only where it rests.
 FOLLOW_DELAY = 0.12

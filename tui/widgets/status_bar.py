@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.client import RequestRecord
+from stackdeck.tui.client import RequestRecord
 
 
 def describe(record: RequestRecord) -> Text:

@@ -23,9 +23,9 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Label, RichLog, Sparkline, Static
 
-from tui.client import ApiClient, ApiError
-from tui.widgets.cells import when
-from tui.widgets.pane import Pane
+from stackdeck.tui.client import ApiClient, ApiError
+from stackdeck.tui.widgets.cells import when
+from stackdeck.tui.widgets.pane import Pane
 
 ROWS = 200  # outcomes kept; older ones go for good
 WINDOW = 60  # seconds in the sparkline

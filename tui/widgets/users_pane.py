@@ -11,12 +11,12 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
-from tui.client import ApiClient, ApiError
-from tui.paging import KeysetWindow
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.form import FormField, FormScreen
-from tui.widgets.cells import cell, when
-from tui.widgets.pane import Pane
+from stackdeck.tui.client import ApiClient, ApiError
+from stackdeck.tui.paging import KeysetWindow
+from stackdeck.tui.screens.confirm import ConfirmScreen
+from stackdeck.tui.screens.form import FormField, FormScreen
+from stackdeck.tui.widgets.cells import cell, when
+from stackdeck.tui.widgets.pane import Pane
 
 PAGE_SIZE = 100
 WINDOW = 500

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db.base import Base
+from stackdeck.backend.db.base import Base
 
 
 class IdempotencyKey(Base):

@@ -19,10 +19,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.db.base import Base
+from stackdeck.backend.db.base import Base
 
 if TYPE_CHECKING:
-    from backend.db.models.user import User
+    from stackdeck.backend.db.models.user import User
 
 TITLE_MAX = 200
 BODY_MAX = 50_000

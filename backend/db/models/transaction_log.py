@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, Float, Identity, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db.base import Base
+from stackdeck.backend.db.base import Base
 
 OUTCOMES = ("committed", "rolled_back")
 

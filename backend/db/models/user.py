@@ -16,8 +16,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
-from backend.db.base import Base
-from backend.db.models.post import Post
+from stackdeck.backend.db.base import Base
+from stackdeck.backend.db.models.post import Post
 
 NAME_MAX = 100
 EMAIL_MAX = 320
