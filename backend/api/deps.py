@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stackdeck.backend.db.connections import PoolerCheck
 from stackdeck.backend.services.idempotency import IdempotencyRequest
 from stackdeck.backend.services.migrations import MigrationsService
 from stackdeck.backend.services.posts import PostsService
@@ -101,3 +102,11 @@ def migrations_service(request: Request) -> MigrationsService:
 
 
 MigrationsServiceDep = Annotated[MigrationsService, Depends(migrations_service)]
+
+
+def pooler_check(request: Request) -> PoolerCheck:
+    check: PoolerCheck = request.app.state.pooler
+    return check
+
+
+PoolerCheckDep = Annotated[PoolerCheck, Depends(pooler_check)]

@@ -19,6 +19,7 @@ from stackdeck.backend.errors import (
     InvalidInput,
     MigrationFailed,
     NotFound,
+    PoolerMismatch,
     SchemaNotReady,
     Unavailable,
 )
@@ -73,7 +74,10 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 
 
 async def _explained(request: Request, exc: DomainError) -> DomainError:
-    """A schema-not-ready 503 names the current and head revisions (read only on this path)."""
+    """A schema-not-ready 503 names the current and head revisions (read only on this path);
+    a pooler mismatch is remembered for /health."""
+    if isinstance(exc, PoolerMismatch) and (pooler := getattr(request.app.state, "pooler", None)):
+        pooler.note(exc.detail)
     migrations = getattr(request.app.state, "migrations", None)
     if isinstance(exc, SchemaNotReady) and migrations is not None:
         explained: DomainError = await migrations.explain_not_ready(exc)
