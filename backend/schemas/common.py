@@ -16,6 +16,19 @@ class Page(BaseModel, Generic[T]):
     )
 
 
+class SortedPage(BaseModel, Generic[T]):
+    """A keyset page of a list that can be sorted by more than its id."""
+
+    items: list[T]
+    next: int | str | None = Field(
+        description=(
+            "where the next page starts, null on the last page: in id order the last id"
+            " (pass it as `after` or `cursor`), in any other order an opaque cursor (pass it"
+            " as `cursor`, with the same `sort`)"
+        )
+    )
+
+
 class FieldProblem(BaseModel):
     field: str
     message: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from operator import itemgetter
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -13,12 +13,19 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from stackdeck.backend.db.errors import UNIQUE_VIOLATION, constraint_name, sqlstate
 from stackdeck.backend.db.models import User
-from stackdeck.backend.db.reads import ReadPool
+from stackdeck.backend.db.reads import ReadPool, Record
 from stackdeck.backend.errors import Conflict, NotFound
 from stackdeck.backend.repositories.posts import PostsRepository
-from stackdeck.backend.repositories.users import UserRows, UsersRepository
+from stackdeck.backend.repositories.users import UserRows, UsersRepository, sort_key_columns
 from stackdeck.backend.schemas.transactions import BatchResult, UserBatch
-from stackdeck.backend.schemas.users import UserCreate, UserRead, UserUpdate, UserWithPosts
+from stackdeck.backend.schemas.users import (
+    UserCreate,
+    UserFilters,
+    UserRead,
+    UserSort,
+    UserUpdate,
+    UserWithPosts,
+)
 from stackdeck.backend.services.idempotency import IdempotencyRequest
 from stackdeck.backend.services.paging import split_page
 from stackdeck.backend.services.unit_of_work import UnitOfWork
@@ -34,6 +41,8 @@ def email_conflict(exc: IntegrityError, email: str | None) -> Exception:
 _USERS = TypeAdapter(list[UserRead])
 _USERS_WITH_POSTS = TypeAdapter(list[UserWithPosts])
 _POST_FIELDS = ("id", "title", "body", "published", "created_at")
+# Rows an export reads per statement: round trips stay few, memory stays one chunk.
+EXPORT_CHUNK_ROWS = 5_000
 
 
 class UserQueries:
@@ -72,22 +81,31 @@ class UserQueries:
         return UserWithPosts.model_validate(user)
 
     async def page(
-        self, after: int | None, limit: int, q: str | None, descending: bool = False
-    ) -> tuple[list[UserRead], int | None]:
-        """A keyset page in one statement, whatever its size."""
+        self,
+        sort: UserSort,
+        filters: UserFilters,
+        start: tuple[Any, ...] | None,
+        limit: int,
+    ) -> tuple[list[UserRead], tuple[Any, ...] | None]:
+        """A keyset page in one statement, whatever its size, order and filters; and the
+        sort key to start the next page from (None on the last page)."""
         async with self.reads.connection() as connection:
-            rows = await UserRows(connection).page_after(after, limit + 1, q, descending)
-        page, next_cursor = split_page(rows, limit, itemgetter("id"))
-        return _USERS.validate_python([dict(row) for row in page]), next_cursor
+            rows = await UserRows(connection).page(sort, filters, start, limit + 1)
+        page, next_key = split_page(rows, limit, _key_of(sort))
+        return _USERS.validate_python([dict(row) for row in page]), next_key
 
     async def page_with_posts(
-        self, after: int | None, limit: int, q: str | None, descending: bool = False
-    ) -> tuple[list[UserWithPosts], int | None]:
+        self,
+        sort: UserSort,
+        filters: UserFilters,
+        start: tuple[Any, ...] | None,
+        limit: int,
+    ) -> tuple[list[UserWithPosts], tuple[Any, ...] | None]:
         """A keyset page and its users' posts: two statements, whatever its size."""
         async with self.reads.connection() as connection:
             repository = UserRows(connection)
-            rows = await repository.page_after(after, limit + 1, q, descending)
-            page, next_cursor = split_page(rows, limit, itemgetter("id"))
+            rows = await repository.page(sort, filters, start, limit + 1)
+            page, next_key = split_page(rows, limit, _key_of(sort))
             posts = await repository.posts_of([row["id"] for row in page])
         users = [dict(row) for row in page]
         by_user: dict[int, list[dict[str, Any]]] = {}
@@ -95,11 +113,38 @@ class UserQueries:
             user["posts"] = by_user[user["id"]] = []
         for post in posts:
             by_user[post["user_id"]].append(dict(post))
-        return _USERS_WITH_POSTS.validate_python(users), next_cursor
+        return _USERS_WITH_POSTS.validate_python(users), next_key
 
-    async def count(self, q: str | None) -> int:
+    async def count(self, filters: UserFilters) -> int:
         async with self.reads.connection() as connection:
-            return await UserRows(connection).count(q)
+            return await UserRows(connection).count(filters)
+
+    async def export(
+        self, sort: UserSort, filters: UserFilters, chunk_rows: int = EXPORT_CHUNK_ROWS
+    ) -> AsyncIterator[list[Record]]:
+        """Every matching user in order, a keyset chunk at a time (rows in USER_COLUMNS
+        order); memory holds one chunk, however many rows there are.
+
+        Each chunk checks a read connection out and returns it: a client that downloads
+        slowly holds no connection while it does. So an export is not one snapshot: a row
+        written meanwhile may or may not be in it, but no row comes twice and no row that
+        was there throughout is missed (the keyset walks on past the last one sent).
+        """
+        start: tuple[Any, ...] | None = None
+        key_of = _key_of(sort)
+        while True:
+            async with self.reads.connection() as connection:
+                rows = await UserRows(connection).page(sort, filters, start, chunk_rows)
+            if rows:
+                yield rows
+            if len(rows) < chunk_rows:
+                return
+            start = key_of(rows[-1])
+
+
+def _key_of(sort: UserSort) -> Callable[[Record], tuple[Any, ...]]:
+    columns = sort_key_columns(sort)
+    return lambda row: tuple(row[name] for name in columns)
 
 
 class UsersService:
@@ -116,7 +161,6 @@ class UsersService:
                 await self.users.add(user)
             except IntegrityError as exc:
                 raise email_conflict(exc, data.email) from None
-            set_committed_value(user, "post_count", 0)
             set_committed_value(user, "posts", [])
             outcome.entity_id = user.id
             created = outcome.response = UserRead.model_validate(user)
@@ -129,7 +173,6 @@ class UsersService:
             user = await self.users.get(user_id, with_posts=True)
             if user is None:
                 raise NotFound(f"user {user_id} does not exist")
-            post_count = user.post_count
             for name, value in changes.items():
                 setattr(user, name, value)
             try:
@@ -139,8 +182,6 @@ class UsersService:
             except StaleDataError:
                 # Deleted by a concurrent request between our read and our update.
                 raise NotFound(f"user {user_id} does not exist") from None
-            # The flush expires SQL-expression attributes; an update cannot change this one.
-            set_committed_value(user, "post_count", post_count)
         return user
 
     async def create_batch(self, batch: UserBatch) -> BatchResult:
