@@ -85,7 +85,7 @@ async def test_status_in_between_and_at_head(
     )
 
     run = await empty_client.post("/migrations/upgrade", json={})  # head by default
-    assert run.json()["applied"] == ["0003_transaction_log", BELOW_HEAD, HEAD]
+    assert run.json()["applied"] == HISTORY[2:]
     status = (await empty_client.get("/migrations")).json()
     assert status["at_head"] is True and status["pending"] == 0
     assert status["drift"] == {"checked": True, "detected": False, "differences": []}
@@ -140,7 +140,7 @@ async def test_sql_preview_for_upgrade_and_downgrade_ranges(
 
     down = (await empty_client.get(f"/migrations/sql?from={HEAD}&to=-1")).json()
     assert down["direction"] == "downgrade" and down["to"] == BELOW_HEAD
-    assert "DROP COLUMN published" in down["sql"]
+    assert "DROP COLUMN post_count" in down["sql"]
     to_base = (await empty_client.get(f"/migrations/sql?from={HEAD}&to=base")).json()
     assert "DROP TABLE users" in to_base["sql"]
 
@@ -153,9 +153,10 @@ async def test_not_at_head_answers_503_naming_current_and_head(
 ) -> None:
     assert (await client.post("/migrations/downgrade", json={"target": "-1"})).status_code == 200
     expected = f"database schema is at {BELOW_HEAD}, head is {HEAD} — run migrations"
+    # The users' reads and writes are what need the head revision's post_count.
     for response in (
-        await client.get("/posts"),
-        await client.post("/posts", json={"user_id": 1, "title": "t"}),
+        await client.get("/users"),
+        await client.post("/users", json={"name": "Ada", "email": "ada@example.com"}),
     ):
         body = problem(response, 503)
         assert body["title"] == "Database schema not ready"
@@ -164,7 +165,7 @@ async def test_not_at_head_answers_503_naming_current_and_head(
     health = (await client.get("/health")).json()
     assert health["status"] == "ok" and health["schema"]["at_head"] is False
     assert (await client.post("/migrations/upgrade", json={})).status_code == 200
-    assert (await client.get("/posts")).status_code == 200
+    assert (await client.get("/users")).status_code == 200
 
 
 async def test_empty_database_answers_503_at_base(empty_client: httpx.AsyncClient) -> None:
