@@ -53,8 +53,9 @@ class UserQueries:
     rows are in, before any mapping is done.
     """
 
-    def __init__(self, reads: ReadPool) -> None:
+    def __init__(self, reads: ReadPool, export_chunk_rows: int = EXPORT_CHUNK_ROWS) -> None:
         self.reads = reads
+        self.export_chunk_rows = export_chunk_rows
 
     async def get(self, user_id: int) -> UserWithPosts:
         async with self.reads.connection() as connection:
@@ -119,9 +120,7 @@ class UserQueries:
         async with self.reads.connection() as connection:
             return await UserRows(connection).count(filters)
 
-    async def export(
-        self, sort: UserSort, filters: UserFilters, chunk_rows: int = EXPORT_CHUNK_ROWS
-    ) -> AsyncIterator[list[Record]]:
+    async def export(self, sort: UserSort, filters: UserFilters) -> AsyncIterator[list[Record]]:
         """Every matching user in order, a keyset chunk at a time (rows in USER_COLUMNS
         order); memory holds one chunk, however many rows there are.
 
@@ -132,6 +131,7 @@ class UserQueries:
         """
         start: tuple[Any, ...] | None = None
         key_of = _key_of(sort)
+        chunk_rows = self.export_chunk_rows
         while True:
             async with self.reads.connection() as connection:
                 rows = await UserRows(connection).page(sort, filters, start, chunk_rows)
