@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -24,12 +25,26 @@ async def seeded(app: FastAPI, database_url: str) -> str:
     return database_url
 
 
-def as_text(user: dict[str, Any]) -> list[str]:
-    """A user as CSV writes it: the API's ISO 8601 instants, with an offset."""
-    return [
-        str(user[field]) if not field.endswith("_at") else user[field].replace("Z", "+00:00")
-        for field in ("id", "name", "email", "post_count", "created_at", "updated_at")
-    ]
+FIELDS = ["id", "name", "email", "post_count", "created_at", "updated_at"]
+
+
+def as_read(row: dict[str, str]) -> dict[str, Any]:
+    """A CSV row as the API's JSON has it: numbers, and instants as the same moments."""
+    return {
+        field: int(value)
+        if field in ("id", "post_count")
+        else datetime.fromisoformat(value)
+        if field.endswith("_at")
+        else value
+        for field, value in row.items()
+    }
+
+
+def moments(user: dict[str, Any]) -> dict[str, Any]:
+    return {
+        field: datetime.fromisoformat(value) if field.endswith("_at") else value
+        for field, value in user.items()
+    }
 
 
 VIEWS = [
@@ -52,9 +67,9 @@ async def test_exports_hold_the_filtered_rows_in_order(
     assert exported.headers["content-type"] == "text/csv; charset=utf-8"
     disposition = exported.headers["content-disposition"]
     assert re.fullmatch(r'attachment; filename="users-\d{8}T\d{6}Z\.csv"', disposition)
-    rows = list(csv.reader(io.StringIO(exported.text, newline="")))
-    assert rows[0] == ["id", "name", "email", "post_count", "created_at", "updated_at"]
-    assert rows[1:] == [as_text(user) for user in expected]
+    reader = csv.DictReader(io.StringIO(exported.text, newline=""))
+    assert reader.fieldnames == FIELDS
+    assert [as_read(row) for row in reader] == [moments(user) for user in expected]
 
     ndjson = await client.get("/users/export", params=view | {"format": "ndjson"})
     assert ndjson.headers["content-type"] == "application/x-ndjson"

@@ -22,27 +22,21 @@ MEDIA_TYPES: dict[ExportFormat, str] = {
     "json": "application/json",
 }
 
-Rows = AsyncIterator[Sequence[Sequence[Any]]]
-
-
-def _cell(value: Any) -> Any:
-    # ISO 8601 with the T, as the JSON formats write it.
-    return value.isoformat() if isinstance(value, datetime) else value
+# Chunks of records (asyncpg rows: by position and by column name).
+Rows = AsyncIterator[Sequence[Any]]
 
 
 async def _csv(fields: Sequence[str], chunks: Rows) -> AsyncIterator[bytes]:
-    buffer = io.StringIO()
-    # The csv module quotes per RFC 4180 (fields with a quote, comma or line break; quotes
-    # doubled) with CRLF line ends.
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(fields)
+    """The header, then each row's `csv_record` (CSV_ROWS: the database writes them)."""
+    header = io.StringIO()
+    # The csv module for the header; CRLF ends every record, as RFC 4180 has it.
+    csv.writer(header, lineterminator="\r\n").writerow(fields)
+    opening = header.getvalue()
     async for rows in chunks:
-        writer.writerows([_cell(value) for value in row] for row in rows)
-        yield buffer.getvalue().encode()
-        buffer.seek(0)
-        buffer.truncate()
-    if buffer.tell():
-        yield buffer.getvalue().encode()  # the header of an export with no rows
+        yield (opening + "".join([f"{row['csv_record']}\r\n" for row in rows])).encode()
+        opening = ""
+    if opening:
+        yield opening.encode()  # an export with no rows is its header
 
 
 async def _ndjson(fields: Sequence[str], chunks: Rows) -> AsyncIterator[bytes]:
@@ -60,6 +54,8 @@ async def _json(fields: Sequence[str], chunks: Rows) -> AsyncIterator[bytes]:
 
 
 _ENCODERS = {"csv": _csv, "ndjson": _ndjson, "json": _json}
+# The formats whose rows come as finished CSV records, not fields.
+CSV_ROWS: frozenset[ExportFormat] = frozenset({"csv"})
 
 
 def export_response(

@@ -10,7 +10,13 @@ from pydantic import BaseModel, TypeAdapter
 from starlette.responses import StreamingResponse
 
 from stackdeck.backend.api.deps import UserQueriesDep, UsersServiceDep
-from stackdeck.backend.api.exports import MEDIA_TYPES, ExportFormat, export_response, primed
+from stackdeck.backend.api.exports import (
+    CSV_ROWS,
+    MEDIA_TYPES,
+    ExportFormat,
+    export_response,
+    primed,
+)
 from stackdeck.backend.api.problems import CONFLICT, PROBLEM_RESPONSES
 from stackdeck.backend.errors import FieldError, InvalidInput
 from stackdeck.backend.schemas import cursor
@@ -161,7 +167,8 @@ async def export_users(
     sort: SortQuery = "id",
     order: OrderQuery = "asc",
 ) -> StreamingResponse:
-    chunks = await primed(users.export(_sort(sort, order), filters))
+    rows = users.export(_sort(sort, order), filters, csv_records=export_format in CSV_ROWS)
+    chunks = await primed(rows)
     return export_response("users", export_format, USER_FIELDS, chunks)
 
 

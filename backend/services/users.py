@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -120,26 +122,41 @@ class UserQueries:
         async with self.reads.connection() as connection:
             return await UserRows(connection).count(filters)
 
-    async def export(self, sort: UserSort, filters: UserFilters) -> AsyncIterator[list[Record]]:
-        """Every matching user in order, a keyset chunk at a time (rows in USER_COLUMNS
-        order); memory holds one chunk, however many rows there are.
+    async def export(
+        self, sort: UserSort, filters: UserFilters, csv_records: bool = False
+    ) -> AsyncIterator[list[Record]]:
+        """Every matching user in order, a keyset chunk at a time (rows in USER_FIELDS
+        order, or with `csv_records` each a CSV record); memory holds one chunk, however
+        many rows there are.
 
         Each chunk checks a read connection out and returns it: a client that downloads
         slowly holds no connection while it does. So an export is not one snapshot: a row
         written meanwhile may or may not be in it, but no row comes twice and no row that
         was there throughout is missed (the keyset walks on past the last one sent).
         """
-        start: tuple[Any, ...] | None = None
         key_of = _key_of(sort)
         chunk_rows = self.export_chunk_rows
-        while True:
+
+        async def chunk(start: tuple[Any, ...] | None) -> list[Record]:
             async with self.reads.connection() as connection:
-                rows = await UserRows(connection).page(sort, filters, start, chunk_rows)
-            if rows:
-                yield rows
-            if len(rows) < chunk_rows:
-                return
-            start = key_of(rows[-1])
+                rows = UserRows(connection)
+                return await rows.page(sort, filters, start, chunk_rows, csv_records)
+
+        # The next chunk is read while this one is encoded and sent.
+        pending: asyncio.Task[list[Record]] | None = asyncio.create_task(chunk(None))
+        try:
+            while pending is not None:
+                rows = await pending
+                pending = None
+                if len(rows) == chunk_rows:
+                    pending = asyncio.create_task(chunk(key_of(rows[-1])))
+                if rows:
+                    yield rows
+        finally:
+            if pending is not None:  # the client went away: its connection goes back too
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pending
 
 
 def _key_of(sort: UserSort) -> Callable[[Record], tuple[Any, ...]]:
