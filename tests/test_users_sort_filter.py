@@ -202,6 +202,16 @@ def token(body: object) -> str:
         ({"sort": "-name", "order": "desc"}, "query.order"),
         ({"created_from": "yesterday"}, "query.created_from"),
         ({"created_to": "2026-13-01"}, "query.created_to"),
+        ({"created_to": "9999-12-31T23:00:00-05:00"}, "query.created_to"),
+        (
+            {
+                "sort": "created_at",
+                "cursor": token(
+                    {"v": 1, "sort": "created_at", "key": ["9999-12-31T23:00:00-05:00", 1]}
+                ),
+            },
+            "query.cursor",
+        ),
         ({"created_from": "2026-12-02", "created_to": "2026-12-01"}, "query.created_to"),
         ({"posts_min": -1}, "query.posts_min"),
         ({"posts_max": "many"}, "query.posts_max"),

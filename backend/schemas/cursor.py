@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from stackdeck.backend.errors import FieldError, InvalidInput
@@ -60,7 +60,10 @@ def _typed(value: Any, kind: KeyType) -> Any:
     moment = datetime.fromisoformat(value)
     if moment.tzinfo is None:
         raise ValueError
-    return moment
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError from None
 
 
 def decode(

@@ -112,9 +112,14 @@ class UserFilters(BaseModel):
     @field_validator("created_from", "created_to")
     @classmethod
     def _utc_unless_said(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # 9999-12-31T23:00-05:00 is past the last year there is
+            raise ValueError("is out of range") from None
 
     @field_validator("created_to")
     @classmethod
