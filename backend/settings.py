@@ -19,29 +19,28 @@ class ConfigError(ValueError):
     """A setting that cannot work; its message is one line that names the fix."""
 
 
-def normalize_database_url(url: str) -> str:
+def normalize_database_url(url: str, setting: str = "STACKDECK_DATABASE_URL") -> str:
     """Return the URL with the asyncpg driver; refuse sync drivers and other databases."""
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise ConfigError(
-            "STACKDECK_DATABASE_URL is not a database URL; "
-            "use postgresql://user:password@host:5432/dbname"
+            f"{setting} is not a database URL; use postgresql://user:password@host:5432/dbname"
         ) from None
     backend, _, driver = parsed.drivername.partition("+")
     if backend not in ("postgresql", "postgres"):
         raise ConfigError(
-            f"STACKDECK_DATABASE_URL must point at PostgreSQL, not {backend!r}; "
+            f"{setting} must point at PostgreSQL, not {backend!r}; "
             "use postgresql://user:password@host:5432/dbname"
         )
     if driver and driver != "asyncpg":
         if driver in _SYNC_DRIVERS:
             raise ConfigError(
-                f"STACKDECK_DATABASE_URL uses the sync driver {driver!r}, which would block "
+                f"{setting} uses the sync driver {driver!r}, which would block "
                 "the event loop; use postgresql+asyncpg://… (or plain postgresql://)"
             )
         raise ConfigError(
-            f"STACKDECK_DATABASE_URL uses the unknown driver {driver!r}; "
+            f"{setting} uses the unknown driver {driver!r}; "
             "use postgresql+asyncpg://… (or plain postgresql://)"
         )
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
@@ -75,6 +74,15 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL URL; unset means the embedded PostgreSQL in data_dir",
     )
+    read_database_url: SecretStr | None = Field(
+        default=None,
+        description="a streaming standby for reads; unset means reads go to the primary",
+    )
+    # Past this lag the standby's answers are too old to give: reads go to the primary.
+    replica_max_lag_ms: int = Field(default=5_000, ge=0)
+    # How long a read with X-Stackdeck-Min-LSN waits for the standby to replay that far
+    # before the primary answers it instead.
+    replica_wait_ms: int = Field(default=1_000, ge=0)
     data_dir: Path = Field(
         default_factory=lambda: platformdirs.user_data_path("stackdeck"),
         description="where the embedded PostgreSQL keeps its data",
@@ -117,6 +125,14 @@ class Settings(BaseSettings):
         raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
         return normalize_database_url(raw)
 
+    @field_validator("read_database_url", mode="before")
+    @classmethod
+    def _normalize_read_url(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        return normalize_database_url(raw, "STACKDECK_READ_DATABASE_URL")
+
     @field_validator("allowed_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
@@ -140,3 +156,6 @@ class Settings(BaseSettings):
 
     def database_url_value(self) -> str | None:
         return self.database_url.get_secret_value() if self.database_url else None
+
+    def read_database_url_value(self) -> str | None:
+        return self.read_database_url.get_secret_value() if self.read_database_url else None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from stackdeck.backend.api.deps import MigrationsServiceDep, SessionDep
+from stackdeck.backend.db.reads import ReadPool
+from stackdeck.backend.db.standby import ReplicaState
 from stackdeck.backend.schemas.migrations import SchemaState
 from stackdeck.backend.services.health import database_is_up, schema_state
 
@@ -20,13 +22,32 @@ class Health(BaseModel):
     schema_: SchemaState | None = Field(
         alias="schema", description="the migration state; null while the database is down"
     )
+    replica: ReplicaState | None = Field(
+        default=None,
+        description="the read standby (only with STACKDECK_READ_DATABASE_URL): `down` or "
+        "`lagging` past STACKDECK_REPLICA_MAX_LAG_MS sends reads to the primary",
+    )
+    replica_lag_ms: float | None = Field(
+        default=None, description="how far the standby's replay is behind the primary"
+    )
 
 
-@router.get("/health", summary="Backend, database and schema status (200 even when degraded)")
-async def health(session: SessionDep, migrations: MigrationsServiceDep) -> Health:
+@router.get(
+    "/health",
+    summary="Backend, database and schema status (200 even when degraded)",
+    response_model_exclude_unset=True,
+)
+async def health(request: Request, session: SessionDep, migrations: MigrationsServiceDep) -> Health:
     up = await database_is_up(session)
-    return Health(
+    result = Health(
         status="ok" if up else "degraded",
         database="up" if up else "down",
         schema=await schema_state(migrations) if up else None,
     )
+    reads: ReadPool = request.app.state.reads
+    if reads.standby is not None:
+        # The standby's last check, not a new one: /health stays one query on the primary.
+        result.replica = reads.standby.state
+        lag = reads.standby.lag
+        result.replica_lag_ms = round(lag * 1000, 1) if lag is not None else None
+    return result

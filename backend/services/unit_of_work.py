@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from pydantic import BaseModel
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +25,12 @@ from stackdeck.backend.services.idempotency import IdempotencyRequest, Replayed,
 from stackdeck.backend.services.outcomes import OutcomeRecord, Result, record_outcome
 
 log = logging.getLogger(__name__)
+
+# Read after COMMIT returned: the insert position is past the end of the commit record even
+# with synchronous_commit off (where the write and flush positions may still be short of
+# it), so a standby that has replayed this far sees the write. It may be a little further
+# than needed (other sessions' WAL), which only makes a reader wait a little longer.
+_COMMIT_LSN = text("SELECT pg_current_wal_insert_lsn()::text")
 
 
 @dataclass(slots=True)
@@ -79,7 +86,9 @@ class UnitOfWork:
                     )
                 await record_outcome(self.session, record("committed", None))
         except Replayed:
-            raise  # nothing was written, nothing to record
+            # Nothing was written now; the first answer's write is older than this position.
+            await self._note_commit_lsn()
+            raise
         except Exception as exc:
             error = exc if isinstance(exc, DomainError) else infrastructure_error(exc)
             reason = error.detail if error is not None else "internal error"
@@ -87,6 +96,22 @@ class UnitOfWork:
             if error is None or error is exc:
                 raise
             raise error from exc
+        await self._note_commit_lsn()
+
+    async def _note_commit_lsn(self) -> None:
+        """Give the request the primary's WAL position: its response carries it (the
+        request middleware sets X-Stackdeck-Commit-LSN), so its client can read its own
+        writes on a standby."""
+        metrics = current_metrics.get()
+        if metrics is None:
+            return
+        try:
+            async with self.session.begin():
+                await self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                metrics.commit_lsn = await self.session.scalar(_COMMIT_LSN)
+        except (SQLAlchemyError, OSError) as exc:
+            # The write did commit; its answer goes out without the header.
+            log.warning("could not read the commit LSN: %s", type(exc).__name__)
 
     async def _record_rollback(self, record: OutcomeRecord) -> None:
         try:
@@ -95,14 +120,3 @@ class UnitOfWork:
         except (SQLAlchemyError, OSError) as exc:
             # The database may be the reason for the rollback; the caller still gets the error.
             log.warning("could not record rolled-back %s: %s", record.operation, type(exc).__name__)
-
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
-        """Reads in autocommit: no BEGIN and no COMMIT, one round trip per statement.
-
-        A read of one statement sees one snapshot anyway; the connection goes back to the
-        pool as soon as the block ends.
-        """
-        async with self.session.begin():
-            await self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            yield self.session
