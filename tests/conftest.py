@@ -25,6 +25,7 @@ from stackdeck.backend.main import create_app
 from stackdeck.backend.settings import Settings
 from tests.helpers import asgi_client, eventually, free_port
 from tests.pg import PgCluster, create_migrated_template, start_cluster
+from tests.standby import StandbyServer, make_standby
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -70,6 +71,22 @@ def template_db(pg: PgCluster) -> Iterator[str]:
     name = asyncio.run(create_migrated_template(pg))
     yield name
     asyncio.run(pg.drop_database(name))
+
+
+@pytest.fixture(scope="session")
+def standby(pg: PgCluster, template_db: str) -> Iterator[StandbyServer]:
+    """One streaming standby of the session's server, for the whole session.
+
+    Made after the template, though any database created later on the primary reaches it
+    too, once replayed.
+    """
+    if pg.embedded is None:
+        pytest.skip("the standby is made with the embedded server's binaries and data dir")
+    server = make_standby(pg.embedded)
+    try:
+        yield server
+    finally:
+        server.remove()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -85,6 +86,7 @@ class StackdeckApp(App[None]):
         self.health_every = health_every
         self.backend_down = False
         self.schema_state = "?"
+        self.replica_state: str | None = None  # only when the backend reads from a standby
         self._schema_from_health = False
         self.users = UsersPane(client)
         self.posts = PostsPane(client)
@@ -191,6 +193,8 @@ class StackdeckApp(App[None]):
         if self.database_label:
             parts.append(self.database_label)
         parts.append("starting the backend…" if self.starting else f"schema {self.schema_state}")
+        if self.replica_state is not None:
+            parts.append(self.replica_state)
         if self.client.read_only:
             parts.append("READ-ONLY")
         self.sub_title = " · ".join(parts)
@@ -223,6 +227,7 @@ class StackdeckApp(App[None]):
             health = await self.client.health()
         except ApiError:
             return  # _on_request has started the recovery if nobody answered
+        self._set_replica_state(health)
         schema = health.get("schema")
         if isinstance(schema, dict):
             self._schema_from_health = True
@@ -234,6 +239,18 @@ class StackdeckApp(App[None]):
                 self._set_schema_state("behind head — press m")
         elif health.get("database") == "down":
             self._set_schema_state("? (database down)")
+
+    def _set_replica_state(self, health: dict[str, Any]) -> None:
+        replica = health.get("replica")
+        state = None
+        if isinstance(replica, str):
+            lag = health.get("replica_lag_ms")
+            state = f"replica {replica}"
+            if replica == "lagging" and isinstance(lag, (int, float)):
+                state += f" {lag / 1000:.1f} s"
+        if state != self.replica_state:
+            self.replica_state = state
+            self._show_connection()
 
     @work(exclusive=True, group="recover")
     async def recover(self, detail: str) -> None:

@@ -1,0 +1,293 @@
+"""Reads on a real streaming standby: where they land, read-your-writes by LSN, fallbacks.
+
+The standby (tests/standby.py) is one for the session; a test that pauses its replay or
+stops it puts it back in a finally, for the tests after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
+from sqlalchemy.engine import make_url
+
+from stackdeck.backend.main import create_app
+from stackdeck.tui.client import ApiClient
+from tests.conftest import make_settings
+from tests.helpers import API, eventually, serving
+from tests.pg import asyncpg_dsn
+from tests.standby import StandbyServer
+
+LSN = re.compile(r"^[0-9A-F]{1,8}/[0-9A-F]{1,8}$")
+MIN_LSN = "X-Stackdeck-Min-LSN"
+COMMIT_LSN = "X-Stackdeck-Commit-LSN"
+
+
+async def _on_standby(standby: StandbyServer, database: str, sql: str) -> Any:
+    conn = await asyncpg.connect(asyncpg_dsn(standby.url_for(database)))
+    try:
+        return await conn.fetchval(sql)
+    finally:
+        await conn.close()
+
+
+async def _replicated(standby: StandbyServer, database: str) -> bool:
+    try:
+        return bool(await _on_standby(standby, database, "SELECT pg_is_in_recovery()"))
+    except (asyncpg.InvalidCatalogNameError, asyncpg.CannotConnectNowError, OSError):
+        return False  # the CREATE DATABASE is not replayed yet, or the standby is starting
+
+
+@pytest.fixture
+async def replica_db(database_url: str, standby: StandbyServer) -> str:
+    """The test's database, once the standby has it."""
+    name = str(make_url(database_url).database)
+    await eventually(lambda: _replicated(standby, name), within=60, interval=0.1)
+    return name
+
+
+def _replica_app(database_url: str, standby: StandbyServer, name: str, **overrides: Any) -> FastAPI:
+    overrides.setdefault("replica_max_lag_ms", 60_000)  # a paused replay stays "up" here
+    settings = make_settings(
+        database_url, read_database_url=SecretStr(standby.url_for(name)), **overrides
+    )
+    return create_app(settings)
+
+
+@pytest.fixture
+async def replica_app(database_url: str, standby: StandbyServer, replica_db: str) -> FastAPI:
+    return _replica_app(database_url, standby, replica_db)
+
+
+@pytest.fixture
+async def rclient(replica_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with serving(replica_app) as client:
+        await eventually(lambda: replica_app.state.reads.standby.state == "up", within=30)
+        yield client
+
+
+async def _paused(standby: StandbyServer, database: str) -> bool:
+    state = await _on_standby(standby, database, "SELECT pg_get_wal_replay_pause_state()")
+    return bool(state == "paused")
+
+
+async def _pause_replay(standby: StandbyServer, database: str) -> None:
+    await _on_standby(standby, database, "SELECT pg_wal_replay_pause()")
+    await eventually(lambda: _paused(standby, database), within=30)
+
+
+async def _resume_replay(standby: StandbyServer, database: str) -> None:
+    await _on_standby(standby, database, "SELECT pg_wal_replay_resume()")
+
+
+async def _standby_scans(standby: StandbyServer, database: str) -> dict[str, int]:
+    conn = await asyncpg.connect(asyncpg_dsn(standby.url_for(database)))
+    try:
+        rows = await conn.fetch(
+            "SELECT relname, coalesce(seq_scan, 0) + coalesce(idx_scan, 0) AS scans"
+            " FROM pg_stat_user_tables"
+            " WHERE relname IN ('users', 'posts', 'transaction_log')"
+        )
+        return {row["relname"]: row["scans"] for row in rows}
+    finally:
+        await conn.close()
+
+
+async def test_reads_are_served_by_the_standby_and_writes_by_the_primary(
+    rclient: httpx.AsyncClient, standby: StandbyServer, replica_db: str, database_url: str
+) -> None:
+    user = await rclient.post("/users", json={"name": "Ada", "email": "ada@x.io"})
+    assert user.status_code == 201, user.text
+    post = await rclient.post("/posts", json={"user_id": user.json()["id"], "title": "t"})
+    assert post.status_code == 201, post.text
+    lsn = post.headers[COMMIT_LSN]
+    before = await _standby_scans(standby, replica_db)
+
+    user_id, post_id = user.json()["id"], post.json()["id"]
+    paths = [
+        f"/users/{user_id}",
+        "/users",
+        "/users?embed=posts",
+        "/users/count",
+        "/posts",
+        f"/posts/{post_id}",
+        "/transactions",
+        "/transactions/stats",
+    ]
+    for path in paths:
+        response = await rclient.get(path, headers={MIN_LSN: lsn})
+        assert response.status_code == 200, (path, response.text)
+    assert (await rclient.get(f"/users/{user_id}")).json()["posts"][0]["id"] == post_id
+
+    # The standby counted the reads of every table (its statistics reach the view within
+    # seconds of each read).
+    async def counted() -> bool:
+        after = await _standby_scans(standby, replica_db)
+        return (
+            all(after.get(table, 0) > before.get(table, 0) for table in after)
+            and len(after) == len(before) == 3
+        )
+
+    await eventually(counted, within=60, interval=0.5)
+    # The writes are on the primary (a standby refuses writes) and were replayed.
+    primary = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        assert await primary.fetchval("SELECT count(*) FROM posts") == 1
+    finally:
+        await primary.close()
+    health = (await rclient.get("/health")).json()
+    assert health["replica"] == "up" and health["replica_lag_ms"] is not None
+
+
+async def test_min_lsn_read_falls_back_to_the_primary_while_the_standby_is_behind(
+    database_url: str, standby: StandbyServer, replica_db: str
+) -> None:
+    app = _replica_app(database_url, standby, replica_db, replica_wait_ms=300)
+    lagging_app = _replica_app(database_url, standby, replica_db, replica_max_lag_ms=200)
+    async with serving(app) as client, serving(lagging_app) as lagging_client:
+        await eventually(lambda: app.state.reads.standby.state == "up", within=30)
+        await _pause_replay(standby, replica_db)
+        try:
+            created = await client.post("/users", json={"name": "Ada", "email": "ada@x.io"})
+            assert created.status_code == 201
+            lsn = created.headers[COMMIT_LSN]
+            user = f"/users/{created.json()['id']}"
+
+            # Without the header the standby answers, and it has not replayed the insert.
+            assert (await client.get(user)).status_code == 404
+            assert (await client.get("/users/count")).json() == {"total": 0}
+            # With it, the standby is waited for (300 ms), then the primary answers.
+            fresh = await client.get(user, headers={MIN_LSN: lsn})
+            assert fresh.status_code == 200 and fresh.json()["name"] == "Ada"
+            counted = await client.get("/users/count", headers={MIN_LSN: lsn})
+            assert counted.json() == {"total": 1}
+
+            # Lagging past its bound (200 ms here), the standby gets no reads at all.
+            async def lagging() -> bool:
+                health = (await lagging_client.get("/health")).json()
+                return bool(health["replica"] == "lagging" and health["replica_lag_ms"] > 200)
+
+            await eventually(lagging, within=30)
+            assert (await lagging_client.get(user)).status_code == 200
+        finally:
+            await _resume_replay(standby, replica_db)
+
+        # Caught up, the standby serves the row (the wait ends as soon as it has replayed).
+        async def replayed() -> bool:
+            return (await client.get(user)).status_code == 200
+
+        await eventually(replayed, within=30)
+        assert (await client.get(user, headers={MIN_LSN: lsn})).status_code == 200
+        await eventually(lambda: lagging_app.state.reads.standby.state == "up", within=30)
+
+
+async def test_the_console_sees_what_it_just_saved_while_the_standby_is_behind(
+    rclient: httpx.AsyncClient, replica_app: FastAPI, standby: StandbyServer, replica_db: str
+) -> None:
+    console = ApiClient(API, transport=httpx.ASGITransport(app=replica_app))
+    try:
+        await _pause_replay(standby, replica_db)
+        try:
+            created = await console.create_user("Ada", "ada@x.io")
+            assert console.last_commit_lsn is not None
+            assert (await console.get_user(created["id"]))["name"] == "Ada"
+            await console.update_user(created["id"], name="Ada L")
+            page = await console.list_users()
+            assert [u["name"] for u in page["items"]] == ["Ada L"]
+            assert await console.count_users() == 1
+        finally:
+            await _resume_replay(standby, replica_db)
+    finally:
+        await console.aclose()
+
+
+async def test_reads_keep_working_with_the_standby_stopped(
+    rclient: httpx.AsyncClient, replica_app: FastAPI, standby: StandbyServer, replica_db: str
+) -> None:
+    created = await rclient.post("/users", json={"name": "Ada", "email": "ada@x.io"})
+    user = f"/users/{created.json()['id']}"
+    await eventually(lambda: _user_replayed(rclient, user), within=30)
+    await asyncio.to_thread(standby.stop)
+    try:
+        await eventually(lambda: _health_says(rclient, "down"), within=30)
+        for _ in range(10):
+            response = await rclient.get(user)
+            assert response.status_code == 200, response.text
+        health = (await rclient.get("/health")).json()
+        assert health["status"] == "ok" and health["replica_lag_ms"] is None
+    finally:
+        await asyncio.to_thread(standby.start)
+    # Back up, the standby is used again.
+    await eventually(lambda: _health_says(rclient, "up"), within=60)
+    assert (await rclient.get(user)).status_code == 200
+
+
+async def _user_replayed(client: httpx.AsyncClient, path: str) -> bool:
+    return (await client.get(path)).status_code == 200
+
+
+async def _health_says(client: httpx.AsyncClient, replica: str) -> bool:
+    return bool((await client.get("/health")).json().get("replica") == replica)
+
+
+# -- the headers, with no standby ---------------------------------------------------------------
+
+
+async def test_every_write_answers_its_commit_lsn(client: httpx.AsyncClient) -> None:
+    created = await client.post("/users", json={"name": "Ada", "email": "ada@x.io"})
+    user_id = created.json()["id"]
+    post = await client.post("/posts", json={"user_id": user_id, "title": "t"})
+    writes = [
+        created,
+        post,
+        await client.post("/users/batch", json={"users": [{"name": "B", "email": "b@x.io"}]}),
+        await client.patch(f"/users/{user_id}", json={"name": "Ada L"}),
+        await client.patch(f"/posts/{post.json()['id']}", json={"title": "u"}),
+        await client.delete(f"/posts/{post.json()['id']}"),
+        await client.delete(f"/users/{user_id}"),
+    ]
+    positions = []
+    for response in writes:
+        assert response.status_code in (200, 201, 204), response.text
+        assert LSN.match(response.headers[COMMIT_LSN]), response.headers[COMMIT_LSN]
+        high, low = response.headers[COMMIT_LSN].split("/")
+        positions.append((int(high, 16), int(low, 16)))
+    assert positions == sorted(positions) and len(set(positions)) == len(positions)
+    assert COMMIT_LSN not in (await client.get("/users")).headers
+    # Any well-formed position is accepted with no standby: the primary answers.
+    assert (await client.get("/users", headers={MIN_LSN: "FFFFFFFF/0"})).status_code == 200
+    assert "replica" not in (await client.get("/health")).json()
+
+
+@pytest.mark.parametrize("value", ["", "12345", "0/XYZ", "1/2/3", "123456789/0"])
+async def test_a_malformed_min_lsn_is_a_422_naming_the_header(
+    client: httpx.AsyncClient, value: str
+) -> None:
+    response = await client.get("/users", headers={MIN_LSN: value})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert MIN_LSN in response.text
+
+
+async def test_openapi_documents_both_headers(client: httpx.AsyncClient) -> None:
+    document = (await client.get("http://127.0.0.1/openapi.json")).json()
+    reads = writes = 0
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            params = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+            data_path = path.startswith(("/api/v1/users", "/api/v1/posts", "/api/v1/transactions"))
+            if method == "get" and data_path and not path.endswith("/stream"):
+                assert MIN_LSN in params, path
+                reads += 1
+            if "Idempotency-Key" in params:
+                success = [r for s, r in operation["responses"].items() if s.startswith("2")]
+                assert success and all(COMMIT_LSN in r["headers"] for r in success), path
+                writes += 1
+    assert reads >= 7 and writes >= 7
