@@ -13,14 +13,18 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from benchmarks import bulk, http, roundtrips, stream
 from benchmarks.console import measure as measure_console
 from benchmarks.harness import backend, database, median
 from tests.pg import PgCluster
+from tests.processes import backend_process
 from tests.soak import soak
+from tests.standby import make_standby
 
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -338,6 +342,63 @@ def http_figures(
     return figures
 
 
+def standby_figures(
+    cluster: PgCluster, database_url: str, logs: Path, users: int, quick: bool
+) -> list[Figure]:
+    """By id from a streaming standby (STACKDECK_READ_DATABASE_URL) against from the primary,
+    each through a backend of its own, on the seeded data: what the replica path costs."""
+    name = "GET /users/{id} req/s served by the standby vs by the primary"
+    if cluster.embedded is None:
+        return [Figure(name, 0, "", "-", None, "external server: no standby made")]
+    seconds, repetitions = (3.0, 2) if quick else (10.0, 3)
+    by_id = "/api/v1/users/{id}"
+    standby = make_standby(cluster.embedded)
+    try:
+        read_url = standby.url_for(str(make_url(database_url).database))
+        quiet = ("--log-level", "warning")
+        with (
+            backend_process(
+                logs, *quiet, env={"STACKDECK_DATABASE_URL": database_url}
+            ) as on_primary,
+            backend_process(
+                logs,
+                *quiet,
+                env={
+                    "STACKDECK_DATABASE_URL": database_url,
+                    "STACKDECK_READ_DATABASE_URL": read_url,
+                },
+            ) as on_standby,
+        ):
+            deadline = time.monotonic() + 60
+            while httpx.get(f"{on_standby.url}/api/v1/health").json().get("replica") != "up":
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the standby never came up; see {on_standby.log_path}")
+                time.sleep(0.2)
+            read = http.measure(
+                {
+                    "primary": (http.Target("primary", on_primary.url), by_id),
+                    "standby": (http.Target("standby", on_standby.url), by_id),
+                },
+                seconds,
+                repetitions,
+                (1, users),
+            )
+    finally:
+        standby.remove()
+    failed = sum(r.non_2xx + r.errors for r in read.values())
+    return [
+        Figure(
+            f"{name} ({read['primary'].rps:.0f}/s)",
+            read["standby"].rps / read["primary"].rps,
+            "x",
+            ">= 0.8, no failed request",
+            read["standby"].rps / read["primary"].rps >= 0.8 and not failed,
+            f"{read['standby'].rps:.0f}/s; p99 {read['standby'].p99_ms:.1f} ms vs "
+            f"{read['primary'].p99_ms:.1f} ms; {failed} failed",
+        )
+    ]
+
+
 def vacuum_figures(database_url: str) -> list[Figure]:
     bulk.vacuum(database_url)
     return []
@@ -377,6 +438,7 @@ def main() -> int:
             # autovacuum is about to rescan beside the load generator.
             ("vacuum", lambda: vacuum_figures(url)),
             ("HTTP", lambda: http_figures(server.url, url, Path(logs), users, args.quick)),
+            ("standby", lambda: standby_figures(cluster, url, Path(logs), users, args.quick)),
             ("round trips", lambda: round_trip_figures(cluster, url, Path(logs))),
             ("stream", lambda: stream_figures(f"{server.url}/api/v1", args.quick)),
             ("soak", lambda: soak_figures(url, Path(logs), args.quick)),

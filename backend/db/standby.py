@@ -46,6 +46,11 @@ def is_connection_failure(exc: BaseException) -> bool:
     return False
 
 
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
 class Standby:
     """The standby's pool, and what the last check said of it.
 
@@ -115,8 +120,9 @@ class Standby:
                     row=True,
                 )
         except Exception as exc:
-            if not is_connection_failure(exc):
-                raise
+            if not is_connection_failure(exc) and self.state != "down":
+                # Say why once, and keep checking: the check must outlive any one answer.
+                log.warning("replica check failed: %s", _one_line(exc))
             self.mark_down()
             return
         if not row["standby"]:
@@ -144,6 +150,8 @@ class Standby:
             monitor = self._monitors[which] = await asyncpg.connect(
                 self._dsns[which],
                 timeout=self._connect_timeout,
+                # Unprepared: safe behind a transaction pooler, and it runs two statements.
+                statement_cache_size=0,
                 server_settings={"application_name": "stackdeck-replica-check"},
             )
         try:
