@@ -18,12 +18,16 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
+from stackdeck.backend.launcher import BackendThread
 from stackdeck.backend.main import create_app
+from stackdeck.tui.app import StackdeckApp
 from stackdeck.tui.client import ApiClient
 from tests.conftest import make_settings
 from tests.helpers import API, eventually, serving
 from tests.pg import asyncpg_dsn
 from tests.standby import StandbyServer
+from tests.tui.conftest import SIZE
+from tests.tui.helpers import loads_idle, until
 
 LSN = re.compile(r"^[0-9A-F]{1,8}/[0-9A-F]{1,8}$")
 MIN_LSN = "X-Stackdeck-Min-LSN"
@@ -206,6 +210,40 @@ async def test_the_console_sees_what_it_just_saved_while_the_standby_is_behind(
             await _resume_replay(standby, replica_db)
     finally:
         await console.aclose()
+
+
+async def test_the_console_shows_the_replica_and_a_user_it_just_created_on_a_paused_standby(
+    database_url: str, standby: StandbyServer, replica_db: str
+) -> None:
+    settings = make_settings(
+        database_url,
+        read_database_url=SecretStr(standby.url_for(replica_db)),
+        replica_max_lag_ms=60_000,
+    )
+    backend = BackendThread(settings)
+    backend.start()
+    try:
+        console = StackdeckApp(ApiClient(backend.url), health_every=0.5)
+        async with console.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: "replica up" in console.sub_title, within=30)
+            await until(pilot, lambda: loads_idle(console) and console.users.total == 0)
+            await _pause_replay(standby, replica_db)
+            try:
+                await pilot.press("n")
+                await until(pilot, lambda: len(console.screen_stack) > 1)
+                await pilot.press(*"Ada", "tab", *"ada@x.io", "enter")
+                # The pane reloads its page and count from the backend, which reads them on
+                # the primary: the standby has not replayed the insert.
+                await until(
+                    pilot,
+                    lambda: any(u["email"] == "ada@x.io" for u in console.users.window.rows),
+                    within=30,
+                )
+                await until(pilot, lambda: console.users.total == 1, within=30)
+            finally:
+                await _resume_replay(standby, replica_db)
+    finally:
+        backend.stop()
 
 
 async def test_reads_keep_working_with_the_standby_stopped(
