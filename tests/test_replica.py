@@ -7,6 +7,7 @@ stops it puts it back in a finally, for the tests after it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,8 +23,8 @@ from stackdeck.backend.launcher import BackendThread
 from stackdeck.backend.main import create_app
 from stackdeck.tui.app import StackdeckApp
 from stackdeck.tui.client import ApiClient
-from tests.conftest import make_settings
-from tests.helpers import API, eventually, serving
+from tests.conftest import CANARY, make_settings
+from tests.helpers import API, eventually, free_port, serving
 from tests.pg import asyncpg_dsn
 from tests.standby import StandbyServer
 from tests.tui.conftest import SIZE
@@ -130,8 +131,15 @@ async def test_reads_are_served_by_the_standby_and_writes_by_the_primary(
         assert response.status_code == 200, (path, response.text)
     assert (await rclient.get(f"/users/{user_id}")).json()["posts"][0]["id"] == post_id
 
-    # The standby counted the reads of every table (its statistics reach the view within
-    # seconds of each read).
+    # The standby counted the reads of every table. A backend publishes its counts when it
+    # exits (or after seconds idle): end the app's standby connections to have them now.
+    await _on_standby(
+        standby,
+        replica_db,
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+        " WHERE application_name = 'stackdeck' AND datname = current_database()",
+    )
+
     async def counted() -> bool:
         after = await _standby_scans(standby, replica_db)
         return (
@@ -275,7 +283,35 @@ async def _health_says(client: httpx.AsyncClient, replica: str) -> bool:
     return bool((await client.get("/health")).json().get("replica") == replica)
 
 
-# -- the headers, with no standby ---------------------------------------------------------------
+# -- with no standby ---------------------------------------------------------------------------
+
+
+async def test_a_standby_that_is_not_there_sends_reads_to_the_primary_and_never_shows_its_password(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    dead = make_url(database_url).set(
+        username="canary", password=CANARY, host="127.0.0.1", port=free_port(), query={}
+    )
+    settings = make_settings(
+        database_url, read_database_url=SecretStr(dead.render_as_string(False)), connect_timeout=1
+    )
+    app = create_app(settings)
+    seen = [repr(settings)]
+    async with serving(app) as client:
+        await eventually(lambda: _health_says(client, "down"), within=30)
+        created = await client.post("/users", json={"name": "Ada", "email": "ada@x.io"})
+        for response in (
+            created,
+            await client.get(f"/users/{created.json()['id']}"),
+            await client.get("/users", headers={MIN_LSN: created.headers[COMMIT_LSN]}),
+            await client.get("/health"),
+        ):
+            assert response.status_code in (200, 201), response.text
+            seen.append(response.text + str(response.headers))
+    seen.append(caplog.text)
+    assert "reads: on the standby" in caplog.text
+    assert not [text for text in seen if CANARY in text]
 
 
 async def test_every_write_answers_its_commit_lsn(client: httpx.AsyncClient) -> None:
