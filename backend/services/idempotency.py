@@ -42,7 +42,7 @@ _adapters: dict[type[Any], TypeAdapter[Any]] = {}
 
 
 def _adapter(answers: type[T]) -> TypeAdapter[T]:
-    # One a result type: building an adapter per request would rebuild its schema.
+    # One per result type: an adapter made per request would build its schema each time.
     if answers not in _adapters:
         _adapters[answers] = TypeAdapter(answers)
     adapter: TypeAdapter[T] = _adapters[answers]
@@ -127,8 +127,7 @@ class IdempotentWrite:
                 f"the write under this {HEADER} committed, but its answer was not kept: "
                 "read the resource to learn its state"
             )
-        stored: str = response
-        return stored
+        return response
 
 
 async def purge_expired(session: AsyncSession) -> int:
