@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from importlib import import_module
+from pkgutil import iter_modules
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from sqlalchemy import text
 
+from stackdeck.backend import api
+from stackdeck.backend.api.idempotency import refuse_idempotency_key
 from stackdeck.backend.services.idempotency import purge_expired
 from tests.helpers import answer_of
 from tests.pg import asyncpg_dsn
@@ -293,3 +299,30 @@ async def test_the_document_says_which_writes_take_a_key_and_how_a_replay_looks(
         "PATCH /api/v1/posts/{post_id}",
         "DELETE /api/v1/posts/{post_id}",
     }
+
+
+def _header_names_and_calls(dependant: Dependant) -> tuple[set[str], set[object]]:
+    headers = {param.alias for param in dependant.header_params}
+    calls: set[object] = {dependant.call}
+    for sub in dependant.dependencies:
+        more_headers, more_calls = _header_names_and_calls(sub)
+        headers |= more_headers
+        calls |= more_calls
+    return headers, calls
+
+
+def test_every_write_route_takes_the_key_or_refuses_it() -> None:
+    # A new write route that did neither would ignore a client's key and replay nothing.
+    modules = [import_module(f"{api.__name__}.{m.name}") for m in iter_modules(api.__path__)]
+    writes = [
+        route
+        for module in modules
+        for route in getattr(getattr(module, "router", None), "routes", [])
+        if isinstance(route, APIRoute)
+        and (route.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}
+    ]
+    assert len(writes) == 9
+    for route in writes:
+        headers, calls = _header_names_and_calls(route.dependant)
+        takes_key = "Idempotency-Key" in headers
+        assert takes_key != (refuse_idempotency_key in calls), route.path
