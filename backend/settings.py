@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -74,6 +74,16 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL URL; unset means the embedded PostgreSQL in data_dir",
     )
+    direct_database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL with a session of its own (not a transaction pooler), for "
+        "LISTEN and the bulk seed; unset means database_url",
+    )
+    pool_mode: Literal["session", "transaction"] = Field(
+        default="session",
+        description="'transaction' when database_url is a transaction pooler (PgBouncer in "
+        "transaction mode, RDS Proxy, Supavisor): no state outlives a transaction",
+    )
     read_database_url: SecretStr | None = Field(
         default=None,
         description="a streaming standby for reads; unset means reads go to the primary",
@@ -117,21 +127,13 @@ class Settings(BaseSettings):
         default=1000, ge=1, description="events a slow stream subscriber may lag before resync"
     )
 
-    @field_validator("database_url", mode="before")
+    @field_validator("database_url", "direct_database_url", "read_database_url", mode="before")
     @classmethod
-    def _normalize_url(cls, value: object) -> object:
+    def _normalize_url(cls, value: object, info: ValidationInfo) -> object:
         if value is None or value == "":
             return None
         raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-        return normalize_database_url(raw)
-
-    @field_validator("read_database_url", mode="before")
-    @classmethod
-    def _normalize_read_url(cls, value: object) -> object:
-        if value is None or value == "":
-            return None
-        raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-        return normalize_database_url(raw, "STACKDECK_READ_DATABASE_URL")
+        return normalize_database_url(raw, f"STACKDECK_{str(info.field_name).upper()}")
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod
@@ -156,6 +158,12 @@ class Settings(BaseSettings):
 
     def database_url_value(self) -> str | None:
         return self.database_url.get_secret_value() if self.database_url else None
+
+    def direct_database_url_value(self) -> str | None:
+        """Where a connection must hold a session (LISTEN, COPY): never a transaction pooler."""
+        if self.direct_database_url is not None:
+            return self.direct_database_url.get_secret_value()
+        return self.database_url_value()
 
     def read_database_url_value(self) -> str | None:
         return self.read_database_url.get_secret_value() if self.read_database_url else None

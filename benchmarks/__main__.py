@@ -13,18 +13,14 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
-from benchmarks import bulk, http, roundtrips, stream
+from benchmarks import bulk, http, roundtrips, stream, topology
 from benchmarks.console import measure as measure_console
 from benchmarks.harness import backend, database, median
 from tests.pg import PgCluster
-from tests.processes import backend_process
 from tests.soak import soak
-from tests.standby import make_standby
 
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -345,56 +341,39 @@ def http_figures(
 def standby_figures(
     cluster: PgCluster, database_url: str, logs: Path, users: int, quick: bool
 ) -> list[Figure]:
-    """By id from a streaming standby (STACKDECK_READ_DATABASE_URL) against from the primary,
-    each through a backend of its own, on the seeded data: what the replica path costs."""
     name = "GET /users/{id} req/s served by the standby vs by the primary"
     if cluster.embedded is None:
         return [Figure(name, 0, "", "-", None, "external server: no standby made")]
-    seconds, repetitions = (3.0, 2) if quick else (10.0, 3)
-    by_id = "/api/v1/users/{id}"
-    standby = make_standby(cluster.embedded)
-    try:
-        read_url = standby.url_for(str(make_url(database_url).database))
-        quiet = ("--log-level", "warning")
-        with (
-            backend_process(
-                logs, *quiet, env={"STACKDECK_DATABASE_URL": database_url}
-            ) as on_primary,
-            backend_process(
-                logs,
-                *quiet,
-                env={
-                    "STACKDECK_DATABASE_URL": database_url,
-                    "STACKDECK_READ_DATABASE_URL": read_url,
-                },
-            ) as on_standby,
-        ):
-            deadline = time.monotonic() + 60
-            while httpx.get(f"{on_standby.url}/api/v1/health").json().get("replica") != "up":
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the standby never came up; see {on_standby.log_path}")
-                time.sleep(0.2)
-            read = http.measure(
-                {
-                    "primary": (http.Target("primary", on_primary.url), by_id),
-                    "standby": (http.Target("standby", on_standby.url), by_id),
-                },
-                seconds,
-                repetitions,
-                (1, users),
-            )
-    finally:
-        standby.remove()
-    failed = sum(r.non_2xx + r.errors for r in read.values())
+    primary, standby = topology.on_standby(cluster, database_url, logs, users, quick)
+    failed = sum(r.non_2xx + r.errors for r in (primary, standby))
+    ratio = standby.rps / primary.rps
     return [
         Figure(
-            f"{name} ({read['primary'].rps:.0f}/s)",
-            read["standby"].rps / read["primary"].rps,
+            f"{name} ({primary.rps:.0f}/s)",
+            ratio,
             "x",
             ">= 0.8, no failed request",
-            read["standby"].rps / read["primary"].rps >= 0.8 and not failed,
-            f"{read['standby'].rps:.0f}/s; p99 {read['standby'].p99_ms:.1f} ms vs "
-            f"{read['primary'].p99_ms:.1f} ms; {failed} failed",
+            ratio >= 0.8 and not failed,
+            f"{standby.rps:.0f}/s, p99 {standby.p99_ms:.1f} ms vs {primary.p99_ms:.1f} ms"
+            + (f"; {failed} failed" if failed else ""),
+        )
+    ]
+
+
+def topology_figures(
+    cluster: PgCluster, server_url: str, database_url: str, logs: Path, users: int, quick: bool
+) -> list[Figure]:
+    direct, bounced = topology.through_pgbouncer(
+        cluster, http.Target("direct", server_url), database_url, logs, users, quick
+    )
+    return [
+        Figure.ratio(
+            f"GET /users/{{id}} req/s through PgBouncer (transaction mode) vs direct "
+            f"({direct.rps:.0f}/s)",
+            bounced.rps / direct.rps,
+            at_least=0.5,
+            detail=f"{bounced.rps:.0f}/s, p99 {bounced.p99_ms:.1f} ms vs {direct.p99_ms:.1f} ms"
+            + (f"; {failed} failed" if (failed := bounced.non_2xx + bounced.errors) else ""),
         )
     ]
 
@@ -438,8 +417,12 @@ def main() -> int:
             # autovacuum is about to rescan beside the load generator.
             ("vacuum", lambda: vacuum_figures(url)),
             ("HTTP", lambda: http_figures(server.url, url, Path(logs), users, args.quick)),
-            ("standby", lambda: standby_figures(cluster, url, Path(logs), users, args.quick)),
             ("round trips", lambda: round_trip_figures(cluster, url, Path(logs))),
+            (
+                "topology",
+                lambda: topology_figures(cluster, server.url, url, Path(logs), users, args.quick),
+            ),
+            ("standby", lambda: standby_figures(cluster, url, Path(logs), users, args.quick)),
             ("stream", lambda: stream_figures(f"{server.url}/api/v1", args.quick)),
             ("soak", lambda: soak_figures(url, Path(logs), args.quick)),
         ]

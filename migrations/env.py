@@ -37,7 +37,8 @@ def database_url() -> str:
     from stackdeck.backend.settings import Settings
 
     settings = Settings()
-    url = settings.database_url_value()
+    # DDL on a session of its own: the direct URL when the app goes through a pooler.
+    url = settings.direct_database_url_value()
     if url is not None:
         return url
     from stackdeck.backend.db.embedded import EmbeddedPostgres
