@@ -7,10 +7,11 @@ stops it puts it back in a finally, for the tests after it.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, cast
 
 import asyncpg
 import httpx
@@ -21,6 +22,8 @@ from sqlalchemy.engine import make_url
 
 from stackdeck.backend.launcher import BackendThread
 from stackdeck.backend.main import create_app
+from stackdeck.backend.services.events import Heartbeat, LogEvent
+from stackdeck.backend.services.transactions import TransactionStream
 from stackdeck.tui.app import StackdeckApp
 from stackdeck.tui.client import ApiClient
 from tests.conftest import CANARY, make_settings
@@ -200,6 +203,35 @@ async def test_min_lsn_read_falls_back_to_the_primary_while_the_standby_is_behin
         await eventually(lambda: lagging_app.state.reads.standby.state == "up", within=30)
 
 
+async def test_the_stream_replays_from_the_primary_while_the_standby_is_behind(
+    rclient: httpx.AsyncClient, replica_app: FastAPI, standby: StandbyServer, replica_db: str
+) -> None:
+    await _pause_replay(standby, replica_db)
+    hub = replica_app.state.events
+    watcher = hub.subscribe()
+    try:
+        created = await rclient.post("/users", json={"name": "Ada", "email": "ada@x.io"})
+        assert created.status_code == 201
+        async with asyncio.timeout(30):  # its NOTIFY has reached this process's hub
+            while not isinstance(await watcher.queue.get(), LogEvent):
+                pass
+        # Resuming after event 0: the backlog comes from the table, and only the primary's
+        # has the write (its NOTIFY went out before this stream subscribed).
+        stream = TransactionStream(replica_app.state.reads, replica_app.state.events, 0)
+        events = cast(AsyncGenerator[LogEvent | Heartbeat | None, None], stream.events())
+        try:
+            async with asyncio.timeout(30):
+                assert await anext(events) is None  # subscribed
+                event = await anext(events)
+        finally:
+            await events.aclose()
+        assert isinstance(event, LogEvent) and event.outcome == "committed"
+        assert json.loads(event.json)["operation"] == "users.create"
+    finally:
+        watcher.close()
+        await _resume_replay(standby, replica_db)
+
+
 async def test_the_console_sees_what_it_just_saved_while_the_standby_is_behind(
     rclient: httpx.AsyncClient, replica_app: FastAPI, standby: StandbyServer, replica_db: str
 ) -> None:
@@ -331,13 +363,23 @@ async def test_every_write_answers_its_commit_lsn(client: httpx.AsyncClient) -> 
     for response in writes:
         assert response.status_code in (200, 201, 204), response.text
         assert LSN.match(response.headers[COMMIT_LSN]), response.headers[COMMIT_LSN]
-        high, low = response.headers[COMMIT_LSN].split("/")
-        positions.append((int(high, 16), int(low, 16)))
+        positions.append(_position(response.headers[COMMIT_LSN]))
     assert positions == sorted(positions) and len(set(positions)) == len(positions)
+    # A keyed retry replays the first answer, and a position at least as far as its commit.
+    body, key = {"name": "C", "email": "c@x.io"}, {"Idempotency-Key": "once"}
+    first = await client.post("/users", json=body, headers=key)
+    again = await client.post("/users", json=body, headers=key)
+    assert again.headers["idempotent-replayed"] == "true" and again.json() == first.json()
+    assert _position(again.headers[COMMIT_LSN]) >= _position(first.headers[COMMIT_LSN])
     assert COMMIT_LSN not in (await client.get("/users")).headers
     # Any well-formed position is accepted with no standby: the primary answers.
     assert (await client.get("/users", headers={MIN_LSN: "FFFFFFFF/0"})).status_code == 200
     assert "replica" not in (await client.get("/health")).json()
+
+
+def _position(lsn: str) -> tuple[int, int]:
+    high, low = lsn.split("/")
+    return int(high, 16), int(low, 16)
 
 
 @pytest.mark.parametrize("value", ["", "12345", "0/XYZ", "1/2/3", "123456789/0"])
