@@ -51,7 +51,8 @@ class TypeAheadApp(App[ReturnType]):
         each queue is first in, first out, so the key has left every one before."""
         if node is None:
             # Past the app: a screen the key opened composes (and focuses) before this runs.
-            if not self.screen.call_later(self.call_later, self._key_done, key):
+            screens = self.screen_stack  # empty while the app shuts down
+            if not (screens and screens[-1].call_later(self.call_later, self._key_done, key)):
                 self.call_later(self._key_done, key)
             return
         if not node.call_later(self._follow, node.parent, key):
