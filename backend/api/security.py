@@ -27,6 +27,14 @@ def hostname(host_header: str) -> str:
         return ""
 
 
+def origin_hostname(origin: str) -> str:
+    """The name an Origin header names ("" for "null" and for anything unparseable)."""
+    try:
+        return hostname(urlsplit(origin).netloc)
+    except ValueError:  # "http://[" and the like: bad input, not a server error
+        return ""
+
+
 def allowed_names(allowed_hosts: list[str], bind_host: str) -> set[str]:
     """The Host names a server bound to `bind_host` answers to."""
     allowed = set(LOOPBACK_NAMES) | {h.lower() for h in allowed_hosts}
@@ -73,4 +81,4 @@ class SecurityMiddleware:
 
     def _ours(self, origin: bytes) -> bool:
         """An Origin ("null" included) names one of our hosts, or it is foreign."""
-        return hostname(urlsplit(origin.decode("latin-1")).netloc) in self.allowed
+        return origin_hostname(origin.decode("latin-1")) in self.allowed
