@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import argparse
 import hmac
+import logging
 import shlex
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from textual_serve.server import Server
 
-from stackdeck.backend.api.security import allowed_names, hostname
+from stackdeck.backend.api.security import allowed_names, hostname, origin_hostname
 from stackdeck.backend.settings import Settings
 
 DEFAULT_PORT = 8080
@@ -65,7 +65,7 @@ class ConsoleServer(Server):
         if hostname(request.host) not in self.allowed:
             return _problem(400, "Host not allowed", "this server does not answer to that name")
         origin = request.headers.get("Origin")
-        if origin is not None and hostname(urlsplit(origin).netloc) not in self.allowed:
+        if origin is not None and origin_hostname(origin) not in self.allowed:
             return _problem(403, "Forbidden", "pages of other sites may not open the console")
         if self.token is None:
             return await handler(request)
@@ -88,6 +88,14 @@ class ConsoleServer(Server):
                 **{"WWW-Authenticate": "Bearer"},
             )
         return await handler(request)
+
+    def initialize_logging(self) -> None:
+        super().initialize_logging()
+        # textual-serve logs at INFO from the root logger: keep its own lines and the access
+        # log, not every library's INFO (Alembic, the embedded PostgreSQL's commands).
+        logging.getLogger().setLevel(logging.WARNING)
+        for name in ("textual-serve", "aiohttp.access"):
+            logging.getLogger(name).setLevel(logging.INFO)
 
     async def handle_index(self, request: web.Request) -> Any:
         # The page's links and its WebSocket use the name the browser used (already checked

@@ -185,6 +185,8 @@ async def test_the_web_server_keeps_the_apis_rules(web: WebServer) -> None:
             },
         )
         assert hijack.status_code == 403
+        garbled = await client.get("/", headers={"Origin": "http://[", "Authorization": ""})
+        assert garbled.status_code == 403
 
 
 def test_web_refuses_an_open_bind_without_a_token() -> None:
