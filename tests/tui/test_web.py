@@ -66,15 +66,12 @@ class WebServer:
 
 
 @contextmanager
-def web_server(database_url: str, log_dir: Path, token: str | None) -> Iterator[WebServer]:
-    env = clean_env(STACKDECK_DATABASE_URL=database_url)
-    if token:
-        env["STACKDECK_API_TOKEN"] = token
+def web_server(log_dir: Path, *args: str, env: dict[str, str]) -> Iterator[WebServer]:
     port = free_port()
     log = log_dir / "web.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [*CLI, "web", "--port", str(port)],
+            [*CLI, "web", "--port", str(port), *args],
             cwd=REPO_ROOT,
             env=env,
             stdout=out,
@@ -107,7 +104,17 @@ def web_server(database_url: str, log_dir: Path, token: str | None) -> Iterator[
 
 @pytest.fixture
 def web(database_url: str, tmp_path: Path) -> Iterator[WebServer]:
-    with web_server(database_url, tmp_path, TOKEN) as server:
+    """`stackdeck web` as it starts by default: its own backend, here on the test database."""
+    env = clean_env(STACKDECK_DATABASE_URL=database_url, STACKDECK_API_TOKEN=TOKEN)
+    with web_server(tmp_path, env=env) as server:
+        yield server
+
+
+@pytest.fixture
+def web_elsewhere(tmp_path: Path) -> Iterator[WebServer]:
+    """`stackdeck web --api-url`: no backend of its own (no page opens a console here)."""
+    env = clean_env(STACKDECK_API_TOKEN=TOKEN)
+    with web_server(tmp_path, "--api-url", "http://127.0.0.1:9", env=env) as server:
         yield server
 
 
@@ -161,8 +168,8 @@ async def test_the_console_in_a_browser_shows_the_users_and_takes_keys(
     await eventually(lambda: screen_has("command palette"), within=20, interval=0.3)
 
 
-async def test_the_web_server_keeps_the_apis_rules(web: WebServer) -> None:
-    async with httpx.AsyncClient(base_url=web.url, timeout=10) as client:
+async def test_the_web_server_keeps_the_apis_rules(web_elsewhere: WebServer) -> None:
+    async with httpx.AsyncClient(base_url=web_elsewhere.url, timeout=10) as client:
         assert (await client.get("/")).status_code == 401
         assert (
             await client.get("/", headers={"Cookie": "stackdeck_token=wrong"})
