@@ -64,6 +64,14 @@ class WebServer:
     url: str
     log: Path
 
+    def stop(self) -> None:
+        """Ctrl+C: the server exits cleanly, and with it every page's console."""
+        consoles = psutil.Process(self.process.pid).children(recursive=True)
+        self.process.send_signal(signal.SIGINT)
+        assert self.process.wait(30) == 0, self.log.read_text()
+        _, alive = psutil.wait_procs(consoles, timeout=10)
+        assert alive == [], f"consoles left running: {alive}"
+
 
 @contextmanager
 def web_server(log_dir: Path, *args: str, env: dict[str, str]) -> Iterator[WebServer]:
@@ -90,12 +98,8 @@ def web_server(log_dir: Path, *args: str, env: dict[str, str]) -> Iterator[WebSe
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.2)
         yield server
-        # Ctrl+C ends the server, and with it every page's console.
-        consoles = psutil.Process(process.pid).children(recursive=True)
-        process.send_signal(signal.SIGINT)
-        assert process.wait(30) == 0, log.read_text()
-        _, alive = psutil.wait_procs(consoles, timeout=10)
-        assert alive == [], f"consoles left running: {alive}"
+        if process.poll() is None:
+            server.stop()
     finally:
         if process.poll() is None:
             process.kill()
@@ -166,6 +170,9 @@ async def test_the_console_in_a_browser_shows_the_users_and_takes_keys(
     await page.click(".xterm-screen")
     await page.keyboard.press("?")
     await eventually(lambda: screen_has("command palette"), within=20, interval=0.3)
+    console = psutil.Process(web.process.pid).children(recursive=True)
+    assert any("--api-url" in " ".join(p.cmdline()) for p in console)
+    web.stop()  # with the page still open
 
 
 async def test_the_web_server_keeps_the_apis_rules(web_elsewhere: WebServer) -> None:
