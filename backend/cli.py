@@ -20,9 +20,9 @@ if TYPE_CHECKING:
     from stackdeck.backend.settings import Settings
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, code: int = 2) -> int:
     print(f"stackdeck: error: {message}", file=sys.stderr)
-    return 2
+    return code
 
 
 def _settings_error(exc: ValidationError) -> str:
@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", help="address to bind (default 127.0.0.1, or STACKDECK_HOST)")
     serve.add_argument("--port", type=int, help="port to bind (default 8000, or STACKDECK_PORT)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="processes serving the port, each with its own pools (default 1, or "
+        "STACKDECK_WORKERS); see the README for the connections they need",
+    )
     serve.add_argument(
         "--database-url",
         help="PostgreSQL URL (default STACKDECK_DATABASE_URL; unset: embedded PostgreSQL)",
@@ -106,7 +112,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
 
     overrides = {
         key: value
-        for key in ("host", "port", "database_url", "data_dir")
+        for key in ("host", "port", "workers", "database_url", "data_dir")
         if (value := getattr(args, key, None)) is not None
     }
     return Settings(**overrides)
@@ -121,11 +127,21 @@ def serve(settings: Settings, log_level: str = "info") -> int:
     try:
         with database_for(settings) as resolved:
             url = resolved.database_url_value() or ""
+            workers = f", {resolved.workers} workers" if resolved.workers > 1 else ""
             print(
                 f"stackdeck: serving http://{resolved.host}:{resolved.port} "
-                f"(database {mask_url(url)})",
+                f"(database {mask_url(url)}{workers})",
                 file=sys.stderr,
             )
+            if resolved.workers > 1:
+                # The supervisor handles the signals; the embedded PostgreSQL is released
+                # when the block ends, after every worker has stopped.
+                from stackdeck.backend.workers import run as run_workers
+
+                if not run_workers(resolved, log_level):
+                    # uvicorn's exit code for a server that failed to start
+                    return _fail("a worker could not start; see the log above", 3)
+                return 0
             # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal;
             # this turns that into a normal exit, so the embedded PostgreSQL is released.
             signal.signal(signal.SIGTERM, _exit_quietly)
