@@ -16,6 +16,7 @@ import httpx
 import psutil
 import pytest
 
+from tests.conftest import CANARY
 from tests.faults import table_locked, until_waiting
 from tests.helpers import eventually
 from tests.processes import REPO_ROOT, Backend, backend_process
@@ -77,12 +78,16 @@ def children(server: Backend) -> set[str]:
 
 
 async def test_two_workers_serve_one_port_and_every_stream_gets_every_event(
-    database_url: str, tmp_path: Path
+    database_url: str, canary_url: str, tmp_path: Path
 ) -> None:
-    async with two_workers(tmp_path, "--database-url", database_url) as (server, client):
+    env = {"STACKDECK_DATABASE_URL": canary_url}  # the password must not show anywhere
+    async with two_workers(tmp_path, env=env) as (server, client):
         workers: set[str] = set()
         await served_by(client, workers, lambda: len(workers) == 2)
         assert workers <= children(server)
+        # The settings cross to each worker through its pipe, not its command line.
+        for pid in workers:
+            assert CANARY not in " ".join(psutil.Process(int(pid)).cmdline())
         streams = await streams_on(client, workers)
 
         # Writes until each worker has committed some; each commit is NOTIFYed once and
@@ -114,7 +119,10 @@ async def test_two_workers_serve_one_port_and_every_stream_gets_every_event(
         assert (await in_flight).status_code == 201
         assert await asyncio.to_thread(server.process.wait, 30) == 0
         await eventually(lambda: gone(workers), within=30)
-        assert "Traceback" not in server.log()
+        log = server.log()
+        assert "2 workers" in log
+        assert "Traceback" not in log
+        assert CANARY not in log
 
 
 async def test_a_crashed_worker_is_replaced_and_sighup_to_the_group_stops_all(
