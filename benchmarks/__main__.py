@@ -363,7 +363,7 @@ def workers_figures(
     seconds, repetitions = (3.0, 2) if quick else (10.0, 3)
     by_id = "/api/v1/users/{id}"
     one = http.Target("1 worker", server_url)
-    with backend(database_url, logs, "--workers", "2") as server:
+    with backend(database_url, logs, args=("--workers", "2")) as server:
         two = http.Target("2 workers", server.url)
         read = http.measure(
             {t.name: (t, by_id) for t in (one, two)}, seconds, repetitions, (1, users)
