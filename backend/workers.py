@@ -1,11 +1,12 @@
 """`stackdeck serve --workers N`: one socket served by N processes under uvicorn's supervisor.
 
 The parent binds the socket and owns the embedded PostgreSQL (when there is one); it runs no
-app. Each worker is a spawned process that builds its own app from the settings pickled
-across (so a password crosses through a pipe, never argv, the environment or a log): its
-own pools and its own LISTEN connection, which is how an event committed on one worker
-reaches the streams on every other. Workers serve with GracefulServer, so a shutdown ends
-their streams and finishes their requests.
+app. Each worker is a spawned process that builds its own app from the parent's settings,
+pickled through its pipe (nothing is added to a worker's command line or environment, so the
+embedded server's URL or a password stays off them): its own pools and its own LISTEN
+connection, which is how an event committed on one worker reaches the streams on every
+other. Workers serve with GracefulServer, so a shutdown ends their streams and finishes
+their requests.
 
 uvicorn's Multiprocess restarts a worker that dies or stops answering its health pings; a
 worker that fails while starting stops the whole server instead (it would fail again).
@@ -54,19 +55,19 @@ class AppFactory:
     unpickling this (before the worker answers pings) imports nothing of the app."""
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = pickle.dumps(settings)
+        self.pickled_settings = pickle.dumps(settings)
 
     def __call__(self) -> FastAPI:
         from stackdeck.backend.main import create_app
 
-        settings: Settings = pickle.loads(self.settings)
+        settings: Settings = pickle.loads(self.pickled_settings)
         return create_app(settings)
 
 
 class Worker(Process):
     """One worker process; `target` runs in the child, after the spawn unpickled this object."""
 
-    def target(self, sockets: list[socket.socket] | None = None) -> None:  # pragma: no cover
+    def target(self, sockets: list[socket.socket] | None = None) -> None:
         # Until the server captures them, and when it raises them again after its graceful
         # shutdown: a normal exit, not death by signal.
         for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -89,7 +90,7 @@ class Worker(Process):
         self._server = GracefulServer(self.config, app, freeze_heap=True)
         self._server.run(sockets)
 
-    def pong(self) -> None:  # pragma: no cover
+    def pong(self) -> None:
         self.child_conn.recv()
         self.child_conn.send(self._server is not None and self._server.started)
 
