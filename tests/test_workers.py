@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 import httpx
 import psutil
 import pytest
@@ -19,6 +20,7 @@ import pytest
 from tests.conftest import CANARY
 from tests.faults import table_locked, until_waiting
 from tests.helpers import eventually
+from tests.pg import asyncpg_dsn
 from tests.processes import REPO_ROOT, Backend, backend_process
 from tests.sse import Subscriber
 
@@ -69,6 +71,20 @@ async def ended_cleanly(streams: list[Subscriber]) -> None:
         await asyncio.wait_for(asyncio.shield(stream._task), 30)
 
 
+async def listening(database_url: str) -> int:
+    """The connections LISTENing on the test's database."""
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND query LIKE 'LISTEN %'"
+            )
+        )
+    finally:
+        await conn.close()
+
+
 def gone(pids: set[str]) -> bool:
     return not any(psutil.pid_exists(int(pid)) for pid in pids)
 
@@ -88,6 +104,11 @@ async def test_two_workers_serve_one_port_and_every_stream_gets_every_event(
         # The settings cross to each worker through its pipe, not its command line.
         for pid in workers:
             assert CANARY not in " ".join(psutil.Process(int(pid)).cmdline())
+
+        async def one_listen_each() -> bool:
+            return await listening(database_url) == len(workers)
+
+        await eventually(one_listen_each, within=30)  # and none in the supervisor
         streams = await streams_on(client, workers)
 
         # Writes until each worker has committed some; each commit is NOTIFYed once and
@@ -125,7 +146,7 @@ async def test_two_workers_serve_one_port_and_every_stream_gets_every_event(
         assert CANARY not in log
 
 
-async def test_a_crashed_worker_is_replaced_and_sighup_to_the_group_stops_all(
+async def test_crashed_and_hung_workers_are_replaced_and_sighup_to_the_group_stops_all(
     database_url: str, tmp_path: Path
 ) -> None:
     async with two_workers(tmp_path, "--database-url", database_url) as (server, client):
@@ -138,6 +159,12 @@ async def test_a_crashed_worker_is_replaced_and_sighup_to_the_group_stops_all(
         await served_by(client, seen, lambda: len(seen) == 3)
         workers = seen - {crashed}
         await eventually(lambda: children(server) >= workers, within=30)
+        # A hung worker (stopped) misses its health pings: it is killed and replaced too.
+        hung = workers.pop()
+        os.kill(int(hung), signal.SIGSTOP)
+        await served_by(client, seen, lambda: len(seen) == 4)
+        workers = seen - {crashed, hung}
+        await eventually(lambda: children(server) >= workers, within=30)
         streams = await streams_on(client, workers)
 
         # A closed terminal: SIGHUP to the whole job, supervisor and workers alike.
@@ -146,7 +173,8 @@ async def test_a_crashed_worker_is_replaced_and_sighup_to_the_group_stops_all(
         assert await asyncio.to_thread(server.process.wait, 30) == 0
         await eventually(lambda: gone(workers), within=30)
         log = server.log()
-        assert f"Worker [{crashed}] died" in log
+        assert f"Worker [{crashed}] died (exit code -9)" in log
+        assert f"Worker [{hung}] died" in log
         assert "Traceback" not in log
 
 
