@@ -41,6 +41,13 @@ def test_the_file_lives_in_the_xdg_config_dir_unless_pointed_elsewhere(
     assert config_path(str(tmp_path / "flag.toml")) == tmp_path / "flag.toml"
 
 
+def test_the_readme_example_is_a_valid_file(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = read_config(write(tmp_path, example))
+    assert config.vim and set(config.profiles) == {"prod", "local"}
+
+
 def test_an_absent_or_empty_file_is_the_defaults(tmp_path: Path) -> None:
     assert read_config(tmp_path / "nowhere.toml") == Config()
     assert read_config(write(tmp_path, "")) == Config()
