@@ -23,7 +23,7 @@ from textual.widgets import DataTable, Footer, Header, Tab, Tabs
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from stackdeck.tui.client import SCHEMA_NOT_READY, ApiClient, ApiError, RequestRecord, api_base
-from stackdeck.tui.config import Config, ConfigError, profile_token
+from stackdeck.tui.config import Config, ConfigError, default_path, profile_token
 from stackdeck.tui.screens.confirm import ConfirmScreen
 from stackdeck.tui.screens.help import HelpScreen
 from stackdeck.tui.screens.migration import MigrationScreen
@@ -74,10 +74,10 @@ class StackdeckApp(App[None]):
     ]
     # Actions that write: hidden, disabled and refused by the client in read-only mode.
     WRITE_ACTIONS = frozenset({"new_user", "new_post", "batch_demo", "upgrade", "downgrade"})
+    MAIN_SCREEN_ACTIONS = WRITE_ACTIONS | {"refresh", "request_log", "help"}
     VIM_ACTIONS = frozenset({"vim_key", "vim_top", "vim_bottom"})
 
-    vim: var[bool] = var(False, bindings=True)
-    MAIN_SCREEN_ACTIONS = WRITE_ACTIONS | {"refresh", "request_log", "help"}
+    vim: var[bool] = var(False, bindings=True)  # the config file's `vim = true`
 
     def __init__(
         self,
@@ -472,7 +472,7 @@ class StackdeckApp(App[None]):
     async def switch_profile(self, name: str) -> None:
         profile = self.config.profiles[name]
         try:
-            token = profile_token(self.config_path or Path("config.toml"), name, profile)
+            token = profile_token(self.config_path or default_path(), name, profile)
         except ConfigError as error:
             self.notify(error.lines[0], title="Profile not opened", severity="error")
             return

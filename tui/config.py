@@ -26,13 +26,14 @@ from pydantic import (
 CONFIG_ENV = "STACKDECK_CONFIG"
 MODIFIERS = frozenset({"ctrl", "shift", "alt", "meta", "super", "hyper"})
 
-# `vim = true`: the moves below, and the keys they displace moved out of their way.
-# j/k/h/l, gg and G are the console's vim_* bindings; n/N the users pane's search matches.
+# `vim = true` turns on the console's vim_* bindings (j/k/h/l, gg, G) and the users pane's
+# n/N, and moves the two keys they take: new user to o, the request log to L. Textual drops
+# every binding on a rebound id's old key, so the vim bindings sharing n and l are named too.
 VIM_KEYMAP = {
-    "new_user": "o",  # n is the next match
-    "request_log": "L",  # l is right
-    "vim_right": "l",  # rebinding request_log would otherwise drop every binding on l
-    "next_match": "n",  # moving new_user would otherwise drop every binding on n
+    "new_user": "o",
+    "request_log": "L",
+    "vim_right": "l",
+    "next_match": "n",
 }
 
 
@@ -115,7 +116,7 @@ class Profile(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _one_token_source(cls, data: Any) -> Any:
-        # Before the fields, so it is reported beside their own mistakes.
+        # On the raw table: an after-validator would stay silent while another field is wrong.
         if isinstance(data, dict) and "token" in data and "token_env" in data:
             raise ValueError("set token or token_env, not both")
         return data

@@ -88,6 +88,22 @@ async def test_vim_moves_with_j_k_gg_and_G(backend: BackendThread) -> None:
         await until(pilot, lambda: isinstance(app.screen, RequestLogScreen))
 
 
+async def test_vim_keys_work_in_the_posts_pane_too(backend: BackendThread) -> None:
+    seed_users(backend.url, 1, posts_each=5)
+    app = make_console(backend, config=Config(vim=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: loads_idle(app) and app.users.total == 1)
+        await pilot.press("enter")
+        posts = app.posts.table
+        await until(pilot, lambda: loads_idle(app) and posts.has_focus and posts.row_count == 5)
+        await pilot.press("j", "j")
+        await until(pilot, lambda: posts.cursor_row == 2)
+        await pilot.press("G")
+        await until(pilot, lambda: posts.cursor_row == 4)
+        await pilot.press("g", "g")
+        await until(pilot, lambda: posts.cursor_row == 0)
+
+
 async def test_vim_n_and_N_step_through_the_search_matches_and_wrap(
     backend: BackendThread,
 ) -> None:

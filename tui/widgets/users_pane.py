@@ -263,7 +263,7 @@ class UsersPane(Pane):
         if 0 <= target < len(window):
             self.table.move_cursor(row=target)
         elif self.loading:
-            return  # the next page is on its way; the key is pressed again once it is in
+            return  # a page is on its way: the cursor moves on once it is in
         elif step > 0 and window.at_end:
             self.notify("search hit BOTTOM, continuing at TOP", timeout=2)
             self.load("first", recount=False)
