@@ -17,6 +17,7 @@ from stackdeck.tui.app import StackdeckApp
 from stackdeck.tui.client import ApiClient, api_base
 from stackdeck.tui.config import Config, Profile
 from stackdeck.tui.screens.form import FormScreen
+from stackdeck.tui.screens.help import HelpScreen
 from stackdeck.tui.screens.request_log import RequestLogScreen
 from tests.conftest import make_settings
 from tests.tui.conftest import SIZE, make_console
@@ -53,6 +54,12 @@ async def test_a_keymap_moves_a_binding_everywhere_it_is_shown(backend: BackendT
         commands = {c.title: c.help for c in app.get_system_commands(app.screen)}
         assert commands["New user"] == "key ctrl+o"
         assert commands["Refresh"] == "key f5"
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        everywhere = {description: key for key, description in help_screen.sections[0][1]}
+        assert everywhere["New user"] == "^o" and everywhere["Refresh"] == "f5"
 
 
 async def test_vim_moves_with_j_k_gg_and_G(backend: BackendThread) -> None:
