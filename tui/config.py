@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import tomllib
-import unicodedata
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+# Every launch imports this module to look for the file; what only reading one needs (TOML,
+# key names, the models' validators: defer_build) is loaded when there is one.
 CONFIG_ENV = "STACKDECK_CONFIG"
 MODIFIERS = frozenset({"ctrl", "shift", "alt", "meta", "super", "hyper"})
 
@@ -58,7 +58,8 @@ class ConfigError(Exception):
 
 def is_key(key: str) -> bool:
     """A key Textual can bind: `x`, `ctrl+s`, `f5`, `question_mark`, `shift+tab`…"""
-    # Imported here: finding the file's path is on every launch, checking keys only with one.
+    import unicodedata
+
     from textual.keys import KEY_ALIASES, KEY_TO_UNICODE_NAME, REPLACED_KEYS, Keys
 
     *modifiers, name = key.strip().split("+")
@@ -98,7 +99,7 @@ def _keys(value: str) -> str:
 class Profile(BaseModel):
     """A backend the console can open by name: `stackdeck --profile NAME`, or the palette."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     api_url: str
     token: SecretStr | None = None
@@ -134,7 +135,7 @@ class Profile(BaseModel):
 class Config(BaseModel):
     """Everything is optional: an empty (or absent) file is the console's defaults."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     theme: str | None = None
     vim: bool = False
@@ -174,6 +175,8 @@ def _what(error: Mapping[str, Any]) -> str:
 
 def load_config(path: Path, *, themes: Collection[str], binding_ids: Collection[str]) -> Config:
     """Parse and validate the file; a missing file is the defaults. ConfigError lists mistakes."""
+    import tomllib
+
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
