@@ -112,6 +112,9 @@ class Profile(BaseModel):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http:// or https:// URL, e.g. http://127.0.0.1:8000")
+        if parts.username or parts.password:
+            # It would be shown in the header and by `stackdeck config`.
+            raise ValueError("no credentials in the URL: use token or token_env")
         return url
 
     @model_validator(mode="before")

@@ -109,6 +109,9 @@ read_only = false
 
 [profiles.bad]
 api_url = "ftp://example.com"
+
+[profiles.leaky]
+api_url = "https://admin:hunter2@deck.example"
 """,
     )
     lines = mistakes(path)
@@ -124,6 +127,7 @@ api_url = "ftp://example.com"
         "profiles.prod",
         "profiles.anon.api_url",
         "profiles.bad.api_url",
+        "profiles.leaky.api_url",
     }, lines
     assert "unknown theme; one of:" in by_key["theme"] and "nord" in by_key["theme"]
     assert "boolean" in by_key["vim"]
@@ -134,6 +138,8 @@ api_url = "ftp://example.com"
     assert "token or token_env, not both" in by_key["profiles.prod"]
     assert by_key["profiles.anon.api_url"].endswith("missing (required)")
     assert "http:// or https://" in by_key["profiles.bad.api_url"]
+    assert "no credentials in the URL" in by_key["profiles.leaky.api_url"]
+    assert "hunter2" not in "\n".join(lines)
 
 
 def test_broken_toml_names_the_line(tmp_path: Path) -> None:
