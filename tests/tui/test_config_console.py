@@ -21,7 +21,7 @@ from stackdeck.tui.screens.help import HelpScreen
 from stackdeck.tui.screens.request_log import RequestLogScreen
 from tests.conftest import make_settings
 from tests.tui.conftest import SIZE, make_console
-from tests.tui.helpers import loads_idle, until
+from tests.tui.helpers import loads_idle, screen_text, until
 from tests.tui.seed import seed_users
 
 TOKEN = "profile-t0ken-for-tests"
@@ -178,7 +178,15 @@ async def choose(pilot: Pilot[None], app: StackdeckApp, command: str) -> None:
     await pilot.press("ctrl+p", *command)
     await until(pilot, lambda: isinstance(app.screen, CommandPalette))
     options = app.screen.query_one(OptionList)
-    await until(pilot, lambda: options.option_count > 0 and options.highlighted is not None)
+
+    def chosen() -> bool:
+        # The hits arrive while the search runs: wait until this one is on top.
+        if options.option_count == 0 or options.highlighted is None:
+            return False
+        prompt = options.get_option_at_index(options.highlighted).prompt
+        return str(prompt).startswith(command)
+
+    await until(pilot, chosen)
     await pilot.press("enter")
 
 
@@ -186,12 +194,20 @@ async def test_the_palette_switches_to_a_profile_with_a_token_from_the_environme
     empty_backend: BackendThread, token_backend: BackendThread, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    profiles = {"secure": Profile(api_url=token_backend.root_url, token_env=TOKEN_ENV)}
-    seed = empty_backend  # the start: a backend with no schema, so no rows
-    app = make_console(seed, config=Config(profiles=profiles))
-    async with app.run_test(size=SIZE) as pilot:
+    monkeypatch.delenv("STACKDECK_TEST_UNSET_TOKEN", raising=False)
+    profiles = {
+        "secure": Profile(api_url=token_backend.root_url, token_env=TOKEN_ENV),
+        "broken": Profile(api_url=token_backend.root_url, token_env="STACKDECK_TEST_UNSET_TOKEN"),
+    }
+    start = empty_backend  # a backend with no schema, so no rows
+    app = make_console(start, config=Config(profiles=profiles))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await until(pilot, lambda: loads_idle(app))
         assert emails(app) == []
+        # A profile whose variable is unset is not opened: the console stays where it is.
+        await choose(pilot, app, "Profile: broken")
+        await until(pilot, lambda: "STACKDECK_TEST_UNSET_TOKEN" in screen_text(app))
+        assert app.profile is None and app.client.base_url == start.url
         await choose(pilot, app, "Profile: secure")
         await until(pilot, lambda: loads_idle(app) and emails(app) == ["sam@secure.example"])
         assert app.profile == "secure"
