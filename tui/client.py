@@ -26,6 +26,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 _SERVER_TIMING = re.compile(r'dur=([\d.]+)(?:;desc="(\d+) statements")?')
 _WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
 SCHEMA_NOT_READY = "Database schema not ready"
+API_PREFIX = "/api/v1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,12 @@ def _problem(response: httpx.Response) -> ApiError:
         errors,
         retry_after,
     )
+
+
+def api_base(url: str) -> str:
+    """Accept http://host:port or http://host:port/api/v1; return the latter."""
+    url = url.rstrip("/")
+    return url if url.endswith(API_PREFIX) else url + API_PREFIX
 
 
 @dataclass
