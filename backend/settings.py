@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+MAX_WORKERS = 64
 _SYNC_DRIVERS = {"psycopg2", "pg8000", "psycopg", "psycopg2cffi", "pygresql", "py-postgresql"}
 
 
@@ -108,6 +109,10 @@ class Settings(BaseSettings):
         description="Host names accepted besides 127.0.0.1, localhost and ::1 (comma-separated)",
     )
     port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(
+        default=1,
+        description="`stackdeck serve` processes sharing the port; each has its own pools",
+    )
     # Overflow connections are closed as soon as the pool's slots are full again, so under
     # steady load beyond pool_size they are opened and closed over and over (and prepare
     # their statements anew): the default is one fixed pool, ample for two cores.
@@ -134,6 +139,14 @@ class Settings(BaseSettings):
             return None
         raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
         return normalize_database_url(raw, f"STACKDECK_{str(info.field_name).upper()}")
+
+    @field_validator("workers")
+    @classmethod
+    def _sane_workers(cls, value: int) -> int:
+        # Each worker opens its own pools: a typo like 100 would exhaust max_connections.
+        if not 1 <= value <= MAX_WORKERS:
+            raise ConfigError(f"must be from 1 to {MAX_WORKERS}, not {value}")
+        return value
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

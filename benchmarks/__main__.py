@@ -378,6 +378,35 @@ def topology_figures(
     ]
 
 
+def workers_figures(
+    server_url: str, database_url: str, logs: Path, users: int, quick: bool
+) -> list[Figure]:
+    """Reads by id from `serve --workers 2` against the one-process backend, taking turns."""
+    seconds, repetitions = (3.0, 2) if quick else (10.0, 3)
+    by_id = "/api/v1/users/{id}"
+    one = http.Target("1 worker", server_url)
+    with backend(database_url, logs, args=("--workers", "2")) as server:
+        two = http.Target("2 workers", server.url)
+        read = http.measure(
+            {t.name: (t, by_id) for t in (one, two)}, seconds, repetitions, (1, users)
+        )
+    ratio = read[two.name].rps / read[one.name].rps
+    failed = sum(r.non_2xx + r.errors for r in read.values())
+    # On two cores wrk and PostgreSQL share them with the workers; more cores, more gain.
+    goal = 1.3
+    return [
+        Figure(
+            f"GET /users/{{id}} req/s, --workers 2 vs --workers 1 ({read[one.name].rps:.0f}/s)",
+            ratio,
+            "x",
+            f">= {goal:g}, no failed request",
+            ratio >= goal and not failed,
+            f"{read[two.name].rps:.0f}/s; p99 {read[two.name].p99_ms:.1f} vs "
+            f"{read[one.name].p99_ms:.1f} ms" + (f"; {failed} failed requests" if failed else ""),
+        )
+    ]
+
+
 def vacuum_figures(database_url: str) -> list[Figure]:
     bulk.vacuum(database_url)
     return []
@@ -417,6 +446,7 @@ def main() -> int:
             # autovacuum is about to rescan beside the load generator.
             ("vacuum", lambda: vacuum_figures(url)),
             ("HTTP", lambda: http_figures(server.url, url, Path(logs), users, args.quick)),
+            ("workers", lambda: workers_figures(server.url, url, Path(logs), users, args.quick)),
             ("round trips", lambda: round_trip_figures(cluster, url, Path(logs))),
             (
                 "topology",

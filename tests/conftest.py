@@ -34,6 +34,10 @@ def pytest_configure(config: pytest.Config) -> None:
     root = Path(tempfile.gettempdir()) / f"stackdeck-tests-{checkout}"
     root.mkdir(exist_ok=True)
     os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", str(root))
+    # The console reads the user's config file: the tests (and the consoles they start in
+    # tmux) get an empty config dir of their own, never the developer's theme or keymap.
+    os.environ.pop("STACKDECK_CONFIG", None)
+    os.environ["XDG_CONFIG_HOME"] = str(root / "config-home")
 
 
 @contextmanager

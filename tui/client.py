@@ -27,6 +27,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 _SERVER_TIMING = re.compile(r'dur=([\d.]+)(?:;desc="(\d+) statements")?')
 _WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
 SCHEMA_NOT_READY = "Database schema not ready"
+API_PREFIX = "/api/v1"
 COMMIT_LSN = "x-stackdeck-commit-lsn"
 MIN_LSN = "X-Stackdeck-Min-LSN"
 _LSN = re.compile(r"^([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})$")
@@ -158,6 +159,12 @@ def _problem(response: httpx.Response) -> ApiError:
         errors,
         retry_after,
     )
+
+
+def api_base(url: str) -> str:
+    """Accept http://host:port or http://host:port/api/v1; return the latter."""
+    url = url.rstrip("/")
+    return url if url.endswith(API_PREFIX) else url + API_PREFIX
 
 
 @dataclass
