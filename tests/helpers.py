@@ -77,3 +77,18 @@ async def serving(app: FastAPI, base_url: str = API) -> AsyncIterator[httpx.Asyn
     """The app's lifespan run, and an in-process client for it."""
     async with LifespanManager(app), asgi_client(app, base_url) as client:
         yield client
+
+
+# Headers of the exchange rather than of the answer: any two requests differ in them. The
+# commit LSN is the primary's position when this answer was given; a replay's is later.
+PER_REQUEST_HEADERS = frozenset(
+    {"date", "x-request-id", "server-timing", "idempotent-replayed", "x-stackdeck-commit-lsn"}
+)
+
+
+def answer_of(
+    status: int, content: bytes, headers: dict[str, str]
+) -> tuple[int, bytes, dict[str, str]]:
+    """What a write answered, to compare a replay with the first attempt byte for byte."""
+    kept = {k.lower(): v for k, v in headers.items() if k.lower() not in PER_REQUEST_HEADERS}
+    return status, content, kept

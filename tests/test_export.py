@@ -11,17 +11,16 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from tests.conftest import LiveServer
+from stackdeck.backend.services.users import UserQueries
 from tests.support.browse import NAMES, seed_users, walk
 
 
 @pytest.fixture
-async def seeded(app: FastAPI, database_url: str) -> str:
+async def seeded(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     await seed_users(database_url)
     # Small chunks, so every export here crosses several chunk boundaries.
-    app.state.user_queries.export_chunk_rows = 5
+    monkeypatch.setattr(UserQueries, "export_chunk_rows", 5)
     return database_url
 
 
@@ -92,10 +91,10 @@ async def test_csv_quotes_per_rfc_4180(client: httpx.AsyncClient, seeded: str) -
 
 
 async def test_export_through_a_real_server_streams_every_row(
-    live_server: LiveServer, live_client: httpx.AsyncClient, database_url: str
+    live_client: httpx.AsyncClient, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await seed_users(database_url, count=40)
-    live_server.app.state.user_queries.export_chunk_rows = 3
+    monkeypatch.setattr(UserQueries, "export_chunk_rows", 3)
     chunks = []
     async with live_client.stream(
         "GET", "/users/export", params={"format": "ndjson", "sort": "email"}

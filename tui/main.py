@@ -4,17 +4,39 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future
+from pathlib import Path
+
+from textual.binding import Binding
+from textual.theme import BUILTIN_THEMES
 
 from stackdeck.tui.app import StackdeckApp
-from stackdeck.tui.client import ApiClient
+from stackdeck.tui.client import ApiClient, api_base
+from stackdeck.tui.config import Config, load_config, render
+from stackdeck.tui.widgets.posts_pane import PostsPane
+from stackdeck.tui.widgets.users_pane import UsersPane
 
-API_PREFIX = "/api/v1"
+__all__ = ["api_base", "console_bindings", "read_config", "run_console", "show_config"]
 
 
-def api_base(url: str) -> str:
-    """Accept http://host:port or http://host:port/api/v1; return the latter."""
-    url = url.rstrip("/")
-    return url if url.endswith(API_PREFIX) else url + API_PREFIX
+def console_bindings() -> dict[str, Binding]:
+    """Every binding a [keymap] can move, by id (the first owner's, where a pane shares one)."""
+    bindings: dict[str, Binding] = {}
+    for owner in (StackdeckApp, UsersPane, PostsPane):
+        for binding in owner.BINDINGS:
+            if isinstance(binding, Binding) and binding.id is not None:
+                bindings.setdefault(binding.id, binding)
+    return bindings
+
+
+def read_config(path: Path) -> Config:
+    """The config file checked against the console's own themes and binding ids."""
+    return load_config(path, themes=BUILTIN_THEMES, binding_ids=console_bindings())
+
+
+def show_config(path: Path, config: Config) -> list[str]:
+    """What `stackdeck config` prints."""
+    bindings = {bid: (b.key, b.description) for bid, b in console_bindings().items()}
+    return render(path, config, bindings)
 
 
 def run_console(
@@ -25,6 +47,9 @@ def run_console(
     database_label: str = "",
     starting: Future[str] | None = None,
     after_first_page: Callable[[], None] | None = None,
+    config: Config | None = None,
+    config_path: Path | None = None,
+    profile: str | None = None,
 ) -> int:
     client = ApiClient(api_base(api_url), token=token, read_only=read_only)
     app = StackdeckApp(
@@ -32,6 +57,9 @@ def run_console(
         database_label=database_label,
         starting=starting,
         after_first_page=after_first_page,
+        config=config,
+        config_path=config_path,
+        profile=profile,
     )
     app.run()
     return app.return_code or 0

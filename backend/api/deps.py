@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stackdeck.backend.api.idempotency import idempotent_write
+from stackdeck.backend.api.read_your_writes import LSN_PATTERN, MIN_LSN_HEADER
 from stackdeck.backend.db.connections import PoolerCheck
-from stackdeck.backend.services.idempotency import IdempotencyRequest
+from stackdeck.backend.db.reads import ReadPool
+from stackdeck.backend.db.standby import parse_lsn
+from stackdeck.backend.services.idempotency import IdempotentWrite
 from stackdeck.backend.services.migrations import MigrationsService
-from stackdeck.backend.services.posts import PostsService
-from stackdeck.backend.services.transactions import TransactionsService, TransactionStream
+from stackdeck.backend.services.posts import PostQueries, PostsService
+from stackdeck.backend.services.transactions import TransactionQueries, TransactionStream
 from stackdeck.backend.services.users import UserQueries, UsersService
 
 
@@ -28,31 +29,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def idempotency_request(
-    request: Request,
-    key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=200,
-            pattern=r"^[\x21-\x7e]+$",
-            description="retry-safe writes: a retry with the same key and body replays "
-            "the first response (Idempotent-Replayed: true) and writes nothing",
-        ),
-    ] = None,
-) -> IdempotencyRequest | None:
-    if key is None:
-        return None
-    body = await request.body()
-    # The same JSON however it is spaced or ordered; anything else by its bytes.
-    with contextlib.suppress(ValueError):
-        body = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + body)
-    return IdempotencyRequest(key, digest.hexdigest())
-
-
-IdempotencyDep = Annotated[IdempotencyRequest | None, Depends(idempotency_request)]
+IdempotencyDep = Annotated[IdempotentWrite | None, Depends(idempotent_write)]
 
 
 async def users_service(session: SessionDep, idempotency: IdempotencyDep) -> UsersService:
@@ -64,30 +41,56 @@ async def posts_service(session: SessionDep, idempotency: IdempotencyDep) -> Pos
 
 
 UsersServiceDep = Annotated[UsersService, Depends(users_service)]
-
-
-async def user_queries(request: Request) -> UserQueries:
-    # One per app, holding no session: reads need no sub-dependency and no teardown.
-    queries: UserQueries = request.app.state.user_queries
-    return queries
-
-
-UserQueriesDep = Annotated[UserQueries, Depends(user_queries)]
 PostsServiceDep = Annotated[PostsService, Depends(posts_service)]
 
 
-async def transactions_service(session: SessionDep) -> TransactionsService:
-    return TransactionsService(session)
+async def min_lsn(
+    position: Annotated[
+        str | None,
+        Header(
+            alias=MIN_LSN_HEADER,
+            pattern=LSN_PATTERN,
+            description="read your writes: the X-Stackdeck-Commit-LSN of a write this read "
+            "must see. A standby answers once it has replayed that far (a bounded wait), "
+            "otherwise the primary does",
+            examples=["0/1A2B3C4D"],
+        ),
+    ] = None,
+) -> int | None:
+    return parse_lsn(position) if position is not None else None
 
 
-TransactionsServiceDep = Annotated[TransactionsService, Depends(transactions_service)]
+MinLsnDep = Annotated[int | None, Depends(min_lsn)]
+
+
+def _reads(request: Request) -> ReadPool:
+    reads: ReadPool = request.app.state.reads
+    return reads
+
+
+# Reads hold no session: no teardown, and the read pool decides where each one goes.
+async def user_queries(request: Request, position: MinLsnDep) -> UserQueries:
+    return UserQueries(_reads(request), position)
+
+
+async def post_queries(request: Request, position: MinLsnDep) -> PostQueries:
+    return PostQueries(_reads(request), position)
+
+
+async def transaction_queries(request: Request, position: MinLsnDep) -> TransactionQueries:
+    return TransactionQueries(_reads(request), position)
+
+
+UserQueriesDep = Annotated[UserQueries, Depends(user_queries)]
+PostQueriesDep = Annotated[PostQueries, Depends(post_queries)]
+TransactionQueriesDep = Annotated[TransactionQueries, Depends(transaction_queries)]
 
 
 async def transaction_streams(request: Request) -> Callable[[int | None], TransactionStream]:
     # async def: FastAPI runs plain def dependencies in a thread pool, a hop per request.
-    # A stream holds no session: it opens short ones only to replay from the table.
+    # A stream holds no connection: it takes one only to replay from the table.
     state = request.app.state
-    return lambda last_id: TransactionStream(state.sessions, state.events, last_id)
+    return lambda last_id: TransactionStream(state.reads, state.events, last_id)
 
 
 TransactionStreamFactoryDep = Annotated[

@@ -26,6 +26,7 @@ from sqlalchemy.orm import joinedload
 
 from stackdeck.backend.db.models import Post, User
 from stackdeck.backend.db.reads import Reader, ReadStatement, Record
+from stackdeck.backend.repositories.posts import POST_COLUMNS
 from stackdeck.backend.schemas.users import UserFilters, UserSort
 
 
@@ -105,14 +106,6 @@ CSV_RECORD = literal_column(
     + f", {_instant('created_at')}, {_instant('updated_at')})",
     String,
 ).label("csv_record")
-POST_COLUMNS = (
-    _posts.c.id,
-    _posts.c.user_id,
-    _posts.c.title,
-    _posts.c.body,
-    _posts.c.published,
-    _posts.c.created_at,
-)
 # One user and their posts in one statement: a single parent row, so a join repeats nothing
 # that matters. The posts' columns are prefixed (post_*) to keep them apart from the user's.
 _WITH_POSTS = ReadStatement.compile(

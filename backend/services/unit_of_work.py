@@ -1,29 +1,39 @@
 """The unit of work: every write commits whole or rolls back whole, and says which.
 
 A committed outcome is recorded in the same transaction as the data it describes; a
-rolled-back one in its own short transaction after the rollback. Services use `write()`
-and cannot forget either.
+rolled-back one in its own short transaction after the rollback. A write sent with an
+Idempotency-Key runs under its contract (claim, run, store the answer, or replay it) in that
+same transaction. Services hand `write()` their work and its result type, and cannot forget
+any of it: what the work returns is what gets stored and replayed.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
-from pydantic import BaseModel
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stackdeck.backend.db.errors import infrastructure_error
 from stackdeck.backend.errors import DomainError
 from stackdeck.backend.metrics import current_metrics
-from stackdeck.backend.services.idempotency import IdempotencyRequest, Replayed, claim, remember
+from stackdeck.backend.services.idempotency import IdempotentWrite
 from stackdeck.backend.services.outcomes import OutcomeRecord, Result, record_outcome
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Read after COMMIT returned: the insert position is past the end of the commit record even
+# with synchronous_commit off (where the write and flush positions may still be short of
+# it), so a standby that has replayed this far sees the write. It may be a little further
+# than needed (other sessions' WAL), which only makes a reader wait a little longer.
+_COMMIT_LSN = text("SELECT pg_current_wal_insert_lsn()::text")
 
 
 @dataclass(slots=True)
@@ -33,7 +43,6 @@ class Outcome:
     operation: str
     entity: str | None = None
     entity_id: int | None = None
-    response: BaseModel | None = None  # what the write answers: kept for idempotent retries
 
 
 def _statements_so_far() -> int:
@@ -42,15 +51,22 @@ def _statements_so_far() -> int:
 
 
 class UnitOfWork:
-    def __init__(
-        self, session: AsyncSession, idempotency: IdempotencyRequest | None = None
-    ) -> None:
+    def __init__(self, session: AsyncSession, idempotency: IdempotentWrite | None = None) -> None:
         self.session = session
         self.idempotency = idempotency
 
-    @asynccontextmanager
-    async def write(self, operation: str, entity: str | None = None) -> AsyncIterator[Outcome]:
-        """Run the body in one transaction; the commit happens before this block exits."""
+    async def write(
+        self,
+        operation: str,
+        entity: str | None,
+        work: Callable[[Outcome], Awaitable[T]],
+        answers: type[T],
+    ) -> T:
+        """Run `work` in one transaction, committed before this returns; its result.
+
+        `answers` is the type of that result (`type(None)` for a write that answers no body):
+        a keyed retry gets the stored result back as one, without running `work` again.
+        """
         outcome = Outcome(operation, entity)
         started = time.perf_counter()
         statements_before = _statements_so_far()
@@ -70,16 +86,14 @@ class UnitOfWork:
 
         try:
             async with self.session.begin():
-                if self.idempotency is not None:
-                    await claim(self.session, self.idempotency)  # may replay instead
-                yield outcome
-                if self.idempotency is not None and outcome.response is not None:
-                    await remember(
-                        self.session, self.idempotency, outcome.response.model_dump_json()
+                if self.idempotency is None:
+                    answer, replayed = await work(outcome), False
+                else:
+                    answer, replayed = await self.idempotency.run(
+                        self.session, lambda: work(outcome), answers
                     )
-                await record_outcome(self.session, record("committed", None))
-        except Replayed:
-            raise  # nothing was written, nothing to record
+                if not replayed:  # a replay wrote nothing, so there is nothing to record
+                    await record_outcome(self.session, record("committed", None))
         except Exception as exc:
             error = exc if isinstance(exc, DomainError) else infrastructure_error(exc)
             reason = error.detail if error is not None else "internal error"
@@ -87,6 +101,24 @@ class UnitOfWork:
             if error is None or error is exc:
                 raise
             raise error from exc
+        # A replay wrote nothing now, and the write it replays is older than this position.
+        await self._note_commit_lsn()
+        return answer
+
+    async def _note_commit_lsn(self) -> None:
+        """Give the request the primary's WAL position: its response carries it (the
+        request middleware sets X-Stackdeck-Commit-LSN), so its client can read its own
+        writes on a standby."""
+        metrics = current_metrics.get()
+        if metrics is None:
+            return
+        try:
+            async with self.session.begin():
+                await self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                metrics.commit_lsn = await self.session.scalar(_COMMIT_LSN)
+        except (SQLAlchemyError, OSError) as exc:
+            # The write did commit; its answer goes out without the header.
+            log.warning("could not read the commit LSN: %s", type(exc).__name__)
 
     async def _record_rollback(self, record: OutcomeRecord) -> None:
         try:
@@ -95,14 +127,3 @@ class UnitOfWork:
         except (SQLAlchemyError, OSError) as exc:
             # The database may be the reason for the rollback; the caller still gets the error.
             log.warning("could not record rolled-back %s: %s", record.operation, type(exc).__name__)
-
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
-        """Reads in autocommit: no BEGIN and no COMMIT, one round trip per statement.
-
-        A read of one statement sees one snapshot anyway; the connection goes back to the
-        pool as soon as the block ends.
-        """
-        async with self.session.begin():
-            await self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            yield self.session

@@ -28,9 +28,9 @@ from stackdeck.backend.schemas.users import (
     UserUpdate,
     UserWithPosts,
 )
-from stackdeck.backend.services.idempotency import IdempotencyRequest
+from stackdeck.backend.services.idempotency import IdempotentWrite
 from stackdeck.backend.services.paging import split_page
-from stackdeck.backend.services.unit_of_work import UnitOfWork
+from stackdeck.backend.services.unit_of_work import Outcome, UnitOfWork
 
 
 def email_conflict(exc: IntegrityError, email: str | None) -> Exception:
@@ -52,15 +52,19 @@ class UserQueries:
 
     Each read checks a connection out of the read pool (autocommit: no BEGIN and no
     COMMIT, a single statement sees one snapshot anyway) and returns it as soon as the
-    rows are in, before any mapping is done.
+    rows are in, before any mapping is done. `min_lsn`: the reader must see every commit
+    up to this WAL position (its own writes).
     """
 
-    def __init__(self, reads: ReadPool, export_chunk_rows: int = EXPORT_CHUNK_ROWS) -> None:
+    # Rows an export reads per statement (a class attribute: tests make it small).
+    export_chunk_rows = EXPORT_CHUNK_ROWS
+
+    def __init__(self, reads: ReadPool, min_lsn: int | None = None) -> None:
         self.reads = reads
-        self.export_chunk_rows = export_chunk_rows
+        self.min_lsn = min_lsn
 
     async def get(self, user_id: int) -> UserWithPosts:
-        async with self.reads.connection() as connection:
+        async with self.reads.connection(self.min_lsn) as connection:
             rows = await UserRows(connection).with_posts(user_id)
         if not rows:
             raise NotFound(f"user {user_id} does not exist")
@@ -92,7 +96,7 @@ class UserQueries:
     ) -> tuple[list[UserRead], tuple[Any, ...] | None]:
         """A keyset page in one statement, whatever its size, order and filters; and the
         sort key to start the next page from (None on the last page)."""
-        async with self.reads.connection() as connection:
+        async with self.reads.connection(self.min_lsn) as connection:
             rows = await UserRows(connection).page(sort, filters, start, limit + 1)
         page, next_key = split_page(rows, limit, _key_of(sort))
         return _USERS.validate_python([dict(row) for row in page]), next_key
@@ -105,7 +109,7 @@ class UserQueries:
         limit: int,
     ) -> tuple[list[UserWithPosts], tuple[Any, ...] | None]:
         """A keyset page and its users' posts: two statements, whatever its size."""
-        async with self.reads.connection() as connection:
+        async with self.reads.connection(self.min_lsn) as connection:
             repository = UserRows(connection)
             rows = await repository.page(sort, filters, start, limit + 1)
             page, next_key = split_page(rows, limit, _key_of(sort))
@@ -119,7 +123,7 @@ class UserQueries:
         return _USERS_WITH_POSTS.validate_python(users), next_key
 
     async def count(self, filters: UserFilters) -> int:
-        async with self.reads.connection() as connection:
+        async with self.reads.connection(self.min_lsn) as connection:
             return await UserRows(connection).count(filters)
 
     async def export(
@@ -138,7 +142,7 @@ class UserQueries:
         chunk_rows = self.export_chunk_rows
 
         async def chunk(start: tuple[Any, ...] | None) -> list[Record]:
-            async with self.reads.connection() as connection:
+            async with self.reads.connection(self.min_lsn) as connection:
                 rows = UserRows(connection)
                 return await rows.page(sort, filters, start, chunk_rows, csv_records)
 
@@ -165,14 +169,12 @@ def _key_of(sort: UserSort) -> Callable[[Record], tuple[Any, ...]]:
 
 
 class UsersService:
-    def __init__(
-        self, session: AsyncSession, idempotency: IdempotencyRequest | None = None
-    ) -> None:
+    def __init__(self, session: AsyncSession, idempotency: IdempotentWrite | None = None) -> None:
         self.uow = UnitOfWork(session, idempotency)
         self.users = UsersRepository(session)
 
     async def create(self, data: UserCreate) -> UserRead:
-        async with self.uow.write("users.create", "user") as outcome:
+        async def work(outcome: Outcome) -> UserRead:
             user = User(name=data.name, email=data.email)
             try:
                 await self.users.add(user)
@@ -180,12 +182,14 @@ class UsersService:
                 raise email_conflict(exc, data.email) from None
             set_committed_value(user, "posts", [])
             outcome.entity_id = user.id
-            created = outcome.response = UserRead.model_validate(user)
-        return created
+            return UserRead.model_validate(user)
 
-    async def update(self, user_id: int, data: UserUpdate) -> User:
+        return await self.uow.write("users.create", "user", work, UserRead)
+
+    async def update(self, user_id: int, data: UserUpdate) -> UserRead:
         changes = data.model_dump(exclude_unset=True)
-        async with self.uow.write("users.update", "user") as outcome:
+
+        async def work(outcome: Outcome) -> UserRead:
             outcome.entity_id = user_id
             user = await self.users.get(user_id, with_posts=True)
             if user is None:
@@ -199,11 +203,14 @@ class UsersService:
             except StaleDataError:
                 # Deleted by a concurrent request between our read and our update.
                 raise NotFound(f"user {user_id} does not exist") from None
-        return user
+            return UserRead.model_validate(user)
+
+        return await self.uow.write("users.update", "user", work, UserRead)
 
     async def create_batch(self, batch: UserBatch) -> BatchResult:
         """All users and their posts in one transaction, or nothing at all."""
-        async with self.uow.write("users.batch", "user") as outcome:
+
+        async def work(outcome: Outcome) -> BatchResult:
             seen: dict[str, int] = {}
             for index, item in enumerate(batch.users):
                 key = item.email.lower()
@@ -224,12 +231,14 @@ class UsersService:
             ]
             await PostsRepository(self.users.session).insert_many(posts)
             outcome.entity_id = user_ids[0]
-            result = BatchResult(created=len(user_ids), user_ids=user_ids, post_count=len(posts))
-            outcome.response = result
-        return result
+            return BatchResult(created=len(user_ids), user_ids=user_ids, post_count=len(posts))
+
+        return await self.uow.write("users.batch", "user", work, BatchResult)
 
     async def delete(self, user_id: int) -> None:
-        async with self.uow.write("users.delete", "user") as outcome:
+        async def work(outcome: Outcome) -> None:
             outcome.entity_id = user_id
             if not await self.users.delete(user_id):
                 raise NotFound(f"user {user_id} does not exist")
+
+        await self.uow.write("users.delete", "user", work, type(None))
