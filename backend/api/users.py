@@ -3,7 +3,7 @@ create, update, delete."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, TypeAdapter
@@ -17,8 +17,8 @@ from stackdeck.backend.api.exports import (
     export_response,
     primed,
 )
+from stackdeck.backend.api.paging import next_of, sort_of, start_of
 from stackdeck.backend.api.problems import CONFLICT, PROBLEM_RESPONSES
-from stackdeck.backend.errors import FieldError, InvalidInput
 from stackdeck.backend.schemas import cursor
 from stackdeck.backend.schemas.common import SortedPage
 from stackdeck.backend.schemas.transactions import BatchResult, UserBatch
@@ -29,8 +29,6 @@ from stackdeck.backend.schemas.users import (
     UserCreate,
     UserFilters,
     UserRead,
-    UserSort,
-    UserSortColumn,
     UserSortParam,
     UserUpdate,
     UserWithPosts,
@@ -64,46 +62,6 @@ OrderQuery = Annotated[
 FiltersQuery = Annotated[UserFilters, Query()]
 
 
-def _sort(sort: str, order: str) -> UserSort:
-    if order == "desc" and sort.startswith("-"):
-        raise _refused("order", "give the direction once: sort=-COLUMN or order=desc")
-    column = cast(UserSortColumn, sort.removeprefix("-"))
-    return UserSort(column, descending=sort.startswith("-") or order == "desc")
-
-
-def _refused(parameter: str, message: str) -> InvalidInput:
-    return InvalidInput(f"{parameter}: {message}", [FieldError(f"query.{parameter}", message)])
-
-
-def _start(sort: UserSort, after: int | None, token: str | None) -> tuple[Any, ...] | None:
-    """Where a page starts: `after` (an id, in id order) or a cursor we handed out."""
-    if after is not None and token is not None:
-        raise _refused("cursor", "give after or cursor, not both")
-    if after is not None:
-        if sort.column != "id":
-            raise _refused(
-                "after", f"after is an id, for id order; with sort={sort.name} pass cursor"
-            )
-        return (after,)
-    if token is None:
-        return None
-    if sort.column == "id" and token.isascii() and token.isdigit():
-        # In id order `next` is the last id itself; as a cursor it means the same.
-        user_id = int(token)
-        if not 1 <= user_id <= MAX_BIGINT:
-            raise _refused("cursor", "not a cursor this API handed out")
-        return (user_id,)
-    return cursor.decode(token, sort.name, KEY_KINDS[sort.column])
-
-
-def _next(sort: UserSort, key: tuple[Any, ...] | None) -> int | str | None:
-    if key is None:
-        return None
-    if sort.column == "id":
-        return int(key[0])
-    return cursor.encode(sort.name, key)
-
-
 @router.get(
     "",
     response_model=SortedPage[UserWithPosts] | SortedPage[UserRead],
@@ -128,14 +86,14 @@ async def list_users(
     order: OrderQuery = "asc",
     embed: Annotated[Literal["posts"] | None, Query(description="`posts` adds posts")] = None,
 ) -> Response:
-    by = _sort(sort, order)
-    start = _start(by, after, cursor_)
+    by = sort_of(sort, order)
+    start = start_of(by, after, cursor_, KEY_KINDS)
     if embed == "posts":
         with_posts, key = await users.page_with_posts(by, filters, start, limit)
-        page = SortedPage[UserWithPosts](items=with_posts, next=_next(by, key))
+        page = SortedPage[UserWithPosts](items=with_posts, next=next_of(by, key))
         return _json(_PAGE_WITH_POSTS.dump_json(page))
     items, key = await users.page(by, filters, start, limit)
-    return _json(_PAGE.dump_json(SortedPage[UserRead](items=items, next=_next(by, key))))
+    return _json(_PAGE.dump_json(SortedPage[UserRead](items=items, next=next_of(by, key))))
 
 
 class UserCount(BaseModel):
@@ -167,7 +125,7 @@ async def export_users(
     sort: SortQuery = "id",
     order: OrderQuery = "asc",
 ) -> StreamingResponse:
-    rows = users.export(_sort(sort, order), filters, csv_records=export_format in CSV_ROWS)
+    rows = users.export(sort_of(sort, order), filters, csv_records=export_format in CSV_ROWS)
     chunks = await primed(rows)
     return export_response("users", export_format, USER_FIELDS, chunks)
 

@@ -27,7 +27,8 @@ from sqlalchemy.orm import joinedload
 from stackdeck.backend.db.models import Post, User
 from stackdeck.backend.db.reads import Reader, ReadStatement, Record
 from stackdeck.backend.repositories.posts import POST_COLUMNS
-from stackdeck.backend.schemas.users import UserFilters, UserSort
+from stackdeck.backend.schemas.common import Sort
+from stackdeck.backend.schemas.users import UserFilters
 
 
 def _like_pattern(text: str) -> str:
@@ -143,18 +144,13 @@ _FILTERS: dict[str, ColumnElement[bool]] = {
 _CONTAINS = frozenset({"q", "name", "email"})
 
 
-def sort_key_columns(sort: UserSort) -> tuple[str, ...]:
-    """The columns a row's place in this order is read from: the sort's, then the id."""
-    return ("id",) if sort.column == "id" else (sort.column, "id")
-
-
 # Shapes (sort, a start key or not, which filters) number a few thousand, few of them used:
 # each is compiled on first use, and the SQL text stays the same for asyncpg's cache.
 @functools.lru_cache(maxsize=512)
 def _page_statement(
-    sort: UserSort, from_key: bool, filters: frozenset[str], csv_records: bool = False
+    sort: Sort, from_key: bool, filters: frozenset[str], csv_records: bool = False
 ) -> ReadStatement:
-    keys = [_users.c[name] for name in sort_key_columns(sort)]
+    keys = [_users.c[name] for name in sort.key_columns()]
     # A CSV record needs its sort key beside it: where the next chunk starts.
     columns = (*keys, CSV_RECORD) if csv_records else USER_COLUMNS
     stmt = select(*columns).where(*(_FILTERS[name] for name in sorted(filters)))
@@ -196,7 +192,7 @@ class UserRows:
 
     async def page(
         self,
-        sort: UserSort,
+        sort: Sort,
         filters: UserFilters,
         start: tuple[Any, ...] | None,
         limit: int,

@@ -3,7 +3,6 @@ list of them is sorted and filtered."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -68,7 +67,7 @@ UserSortParam = Literal[
 ]
 
 # A sort key's types, for checking a cursor's: the sort column's, then the id's.
-KEY_KINDS: dict[UserSortColumn, tuple[KeyType, ...]] = {
+KEY_KINDS: dict[str, tuple[KeyType, ...]] = {
     "id": ("int",),
     "name": ("text", "int"),
     "email": ("text", "int"),
@@ -80,16 +79,6 @@ USER_FIELDS = ("id", "name", "email", "post_count", "created_at", "updated_at")
 
 SearchText = Annotated[Text, StringConstraints(max_length=200)]
 Count = Annotated[int, Field(ge=0, le=MAX_BIGINT)]
-
-
-@dataclass(frozen=True, slots=True)
-class UserSort:
-    column: UserSortColumn = "id"
-    descending: bool = False
-
-    @property
-    def name(self) -> str:
-        return f"-{self.column}" if self.descending else self.column
 
 
 class UserFilters(BaseModel):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -18,18 +16,18 @@ from stackdeck.backend.db.models import User
 from stackdeck.backend.db.reads import ReadPool, Record
 from stackdeck.backend.errors import Conflict, NotFound
 from stackdeck.backend.repositories.posts import PostsRepository
-from stackdeck.backend.repositories.users import UserRows, UsersRepository, sort_key_columns
+from stackdeck.backend.repositories.users import UserRows, UsersRepository
+from stackdeck.backend.schemas.common import Sort
 from stackdeck.backend.schemas.transactions import BatchResult, UserBatch
 from stackdeck.backend.schemas.users import (
     UserCreate,
     UserFilters,
     UserRead,
-    UserSort,
     UserUpdate,
     UserWithPosts,
 )
 from stackdeck.backend.services.idempotency import IdempotentWrite
-from stackdeck.backend.services.paging import split_page
+from stackdeck.backend.services.paging import key_of, keyset_chunks, split_page
 from stackdeck.backend.services.unit_of_work import Outcome, UnitOfWork
 
 
@@ -89,7 +87,7 @@ class UserQueries:
 
     async def page(
         self,
-        sort: UserSort,
+        sort: Sort,
         filters: UserFilters,
         start: tuple[Any, ...] | None,
         limit: int,
@@ -98,12 +96,12 @@ class UserQueries:
         sort key to start the next page from (None on the last page)."""
         async with self.reads.connection(self.min_lsn) as connection:
             rows = await UserRows(connection).page(sort, filters, start, limit + 1)
-        page, next_key = split_page(rows, limit, _key_of(sort))
+        page, next_key = split_page(rows, limit, key_of(sort.key_columns()))
         return _USERS.validate_python([dict(row) for row in page]), next_key
 
     async def page_with_posts(
         self,
-        sort: UserSort,
+        sort: Sort,
         filters: UserFilters,
         start: tuple[Any, ...] | None,
         limit: int,
@@ -112,7 +110,7 @@ class UserQueries:
         async with self.reads.connection(self.min_lsn) as connection:
             repository = UserRows(connection)
             rows = await repository.page(sort, filters, start, limit + 1)
-            page, next_key = split_page(rows, limit, _key_of(sort))
+            page, next_key = split_page(rows, limit, key_of(sort.key_columns()))
             posts = await repository.posts_of([row["id"] for row in page])
         users = [dict(row) for row in page]
         by_user: dict[int, list[dict[str, Any]]] = {}
@@ -127,18 +125,16 @@ class UserQueries:
             return await UserRows(connection).count(filters)
 
     async def export(
-        self, sort: UserSort, filters: UserFilters, csv_records: bool = False
+        self, sort: Sort, filters: UserFilters, csv_records: bool = False
     ) -> AsyncIterator[list[Record]]:
         """Every matching user in order, a keyset chunk at a time (rows in USER_FIELDS
         order, or with `csv_records` each a CSV record); memory holds one chunk, however
         many rows there are.
 
         Each chunk checks a read connection out and returns it: a client that downloads
-        slowly holds no connection while it does. So an export is not one snapshot: a row
-        written meanwhile may or may not be in it, but no row comes twice and no row that
-        was there throughout is missed (the keyset walks on past the last one sent).
+        slowly holds no connection while it does (so an export is not one snapshot; see
+        keyset_chunks).
         """
-        key_of = _key_of(sort)
         chunk_rows = self.export_chunk_rows
 
         async def chunk(start: tuple[Any, ...] | None) -> list[Record]:
@@ -146,26 +142,8 @@ class UserQueries:
                 rows = UserRows(connection)
                 return await rows.page(sort, filters, start, chunk_rows, csv_records)
 
-        # The next chunk is read while this one is encoded and sent.
-        pending: asyncio.Task[list[Record]] | None = asyncio.create_task(chunk(None))
-        try:
-            while pending is not None:
-                rows = await pending
-                pending = None
-                if len(rows) == chunk_rows:
-                    pending = asyncio.create_task(chunk(key_of(rows[-1])))
-                if rows:
-                    yield rows
-        finally:
-            if pending is not None:  # the client went away: its connection goes back too
-                pending.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pending
-
-
-def _key_of(sort: UserSort) -> Callable[[Record], tuple[Any, ...]]:
-    columns = sort_key_columns(sort)
-    return lambda row: tuple(row[name] for name in columns)
+        async for rows in keyset_chunks(chunk, key_of(sort.key_columns()), chunk_rows):
+            yield rows
 
 
 class UsersService:
