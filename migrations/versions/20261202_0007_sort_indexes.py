@@ -1,7 +1,8 @@
-"""users sortable by every column on keyset pages
+"""users and posts sortable on keyset pages
 
 A keyset page in any order is an index range scan only when an index has the sort column
-followed by the id (the tie-breaker): one (column, id) index per sortable column.
+followed by the id (the tie-breaker): one (column, id) index per sortable column of users
+and of posts.
 
 `post_count` was computed per row (a correlated count over posts); no index can serve an
 order by it, so the last page of a sort by it would count every user's posts first. It
@@ -31,7 +32,10 @@ depends_on: str | Sequence[str] | None = None
 # True when upgrade() then downgrade() (and back) keep every row of the tables they touch.
 data_preserving = True
 
-SORTABLE = ("name", "email", "created_at", "post_count")
+SORTABLE = {
+    "users": ("name", "email", "created_at", "post_count"),
+    "posts": ("created_at", "title"),
+}
 
 
 def upgrade() -> None:
@@ -69,13 +73,15 @@ def upgrade() -> None:
         WHERE users.id = counted.user_id
         """
     )
-    for column in SORTABLE:
-        op.create_index(f"ix_users_{column}_id", "users", [column, "id"])
+    for table, columns in SORTABLE.items():
+        for column in columns:
+            op.create_index(f"ix_{table}_{column}_id", table, [column, "id"])
 
 
 def downgrade() -> None:
-    for column in SORTABLE:
-        op.drop_index(f"ix_users_{column}_id", table_name="users")
+    for table, columns in SORTABLE.items():
+        for column in columns:
+            op.drop_index(f"ix_{table}_{column}_id", table_name=table)
     op.execute("DROP TRIGGER posts_count_in_users ON posts")
     op.execute("DROP FUNCTION users_count_posts()")
     op.drop_column("users", "post_count")

@@ -59,15 +59,15 @@ def order_by(sort: str) -> str:
 
 
 async def walk(
-    client: httpx.AsyncClient, params: dict[str, Any], limit: int = 3
+    client: httpx.AsyncClient, params: dict[str, Any], limit: int = 3, path: str = "/users"
 ) -> tuple[list[dict[str, Any]], list[httpx.Response]]:
-    """Every page of /users for these parameters, following `next` as the cursor."""
+    """Every page of `path` for these parameters, following `next` as the cursor."""
     items: list[dict[str, Any]] = []
     responses = []
     cursor = None
     for _ in range(10_000):
         page_params = params | {"limit": limit} | ({"cursor": cursor} if cursor else {})
-        response = await client.get("/users", params=page_params)
+        response = await client.get(path, params=page_params)
         assert response.status_code == 200, response.text
         responses.append(response)
         items += response.json()["items"]
