@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import undefer
 
 from stackdeck.backend.db.models import TransactionLog
 
@@ -42,6 +43,14 @@ class TransactionsRepository:
                 TransactionLog.id < after if descending else TransactionLog.id > after
             )
         return (await self.session.scalars(stmt)).all()
+
+    async def with_xray(self, transaction_id: int) -> TransactionLog | None:
+        stmt = (
+            select(TransactionLog)
+            .options(undefer(TransactionLog.statements), undefer(TransactionLog.changes))
+            .where(TransactionLog.id == transaction_id)
+        )
+        return (await self.session.scalars(stmt)).one_or_none()
 
     async def newest_id(self) -> int:
         return int(await self.session.scalar(select(func.max(TransactionLog.id))) or 0)

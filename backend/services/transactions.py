@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from stackdeck.backend.db.models import TransactionLog
+from stackdeck.backend.errors import NotFound
 from stackdeck.backend.repositories.transactions import TransactionsRepository
 from stackdeck.backend.schemas.transactions import (
     OutcomeTotals,
@@ -16,6 +17,7 @@ from stackdeck.backend.schemas.transactions import (
     TransactionRead,
     TransactionStats,
 )
+from stackdeck.backend.schemas.xray import TransactionDetail
 from stackdeck.backend.services.events import HEARTBEAT, EventHub, Heartbeat, LogEvent, Subscription
 from stackdeck.backend.services.paging import split_page
 from stackdeck.backend.services.unit_of_work import UnitOfWork
@@ -46,6 +48,13 @@ class TransactionsService:
         async with self.uow.read():
             rows = await self.log.page_after(after, limit + 1, descending)
         return split_page(rows, limit)
+
+    async def detail(self, transaction_id: int) -> TransactionDetail:
+        async with self.uow.read():
+            row = await self.log.with_xray(transaction_id)
+        if row is None:
+            raise NotFound(f"no transaction {transaction_id}")
+        return TransactionDetail.model_validate(row)
 
     async def stats(self, window: int) -> TransactionStats:
         async with self.uow.read():
