@@ -17,9 +17,17 @@ from stackdeck.backend.db.locks import MIGRATION_LOCK_KEY, lock_is_held_sql
 from tests.pg import asyncpg_dsn
 from tests.processes import REPO_ROOT
 
-HEAD = "0006_posts_published"
-BELOW_HEAD = "0005_idempotency_keys"
-HISTORY = ["0001_users", "0002_posts", "0003_transaction_log", BELOW_HEAD, HEAD]
+PRE_DRAFTS = "0005_idempotency_keys"  # below it, posts have no published column
+HEAD = "0007_xray"
+BELOW_HEAD = "0006_posts_published"
+HISTORY = [
+    "0001_users",
+    "0002_posts",
+    "0003_transaction_log",
+    PRE_DRAFTS,
+    BELOW_HEAD,
+    HEAD,
+]
 
 
 def revision_file(revision: str, down_revision: str, upgrade: str, downgrade: str = "pass") -> str:

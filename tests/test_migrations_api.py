@@ -21,6 +21,7 @@ from tests.migrations import (
     BELOW_HEAD,
     HEAD,
     HISTORY,
+    PRE_DRAFTS,
     connection,
     fetch,
     migration_outcomes,
@@ -85,7 +86,7 @@ async def test_status_in_between_and_at_head(
     )
 
     run = await empty_client.post("/migrations/upgrade", json={})  # head by default
-    assert run.json()["applied"] == ["0003_transaction_log", BELOW_HEAD, HEAD]
+    assert run.json()["applied"] == HISTORY[2:]
     status = (await empty_client.get("/migrations")).json()
     assert status["at_head"] is True and status["pending"] == 0
     assert status["drift"] == {"checked": True, "detected": False, "differences": []}
@@ -140,7 +141,8 @@ async def test_sql_preview_for_upgrade_and_downgrade_ranges(
 
     down = (await empty_client.get(f"/migrations/sql?from={HEAD}&to=-1")).json()
     assert down["direction"] == "downgrade" and down["to"] == BELOW_HEAD
-    assert "DROP COLUMN published" in down["sql"]
+    below_drafts = (await empty_client.get(f"/migrations/sql?from={HEAD}&to={PRE_DRAFTS}")).json()
+    assert "DROP COLUMN published" in below_drafts["sql"]
     to_base = (await empty_client.get(f"/migrations/sql?from={HEAD}&to=base")).json()
     assert "DROP TABLE users" in to_base["sql"]
 
@@ -151,8 +153,10 @@ async def test_sql_preview_for_upgrade_and_downgrade_ranges(
 async def test_not_at_head_answers_503_naming_current_and_head(
     client: httpx.AsyncClient,
 ) -> None:
-    assert (await client.post("/migrations/downgrade", json={"target": "-1"})).status_code == 200
-    expected = f"database schema is at {BELOW_HEAD}, head is {HEAD} — run migrations"
+    # Below the drafts revision: posts have no `published` column to read or write.
+    down = await client.post("/migrations/downgrade", json={"target": PRE_DRAFTS})
+    assert down.status_code == 200
+    expected = f"database schema is at {PRE_DRAFTS}, head is {HEAD} — run migrations"
     for response in (
         await client.get("/posts"),
         await client.post("/posts", json={"user_id": 1, "title": "t"}),
