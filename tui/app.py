@@ -50,6 +50,8 @@ class StackdeckApp(App[None]):
     ]
     BINDINGS = [
         Binding("q", "quit", "Quit"),
+        # The reflex of every terminal user: the same quit as q (which asks while a write runs).
+        Binding("ctrl+c", "quit", "Quit", show=False),
         Binding("r", "refresh", "Refresh"),
         Binding("n", "new_user", "New user"),
         Binding("p", "new_post", "New post"),
@@ -72,14 +74,17 @@ class StackdeckApp(App[None]):
         health_every: float = HEALTH_EVERY,
         starting: Future[str] | None = None,
         after_first_page: Callable[[], None] | None = None,
+        notice: Callable[[], str | None] | None = None,
     ) -> None:
         """`starting`, when given, is the backend still starting in this process: the console
-        draws itself meanwhile and loads once it resolves (to the masked database URL).
+        draws itself meanwhile and loads once it resolves (to the masked database URL), then
+        shows `notice()`, if any, once (the embedded server is shared, or was taken over).
         `after_first_page` is called once the first users page (or its error) is on screen."""
         super().__init__()
         self.client = client
         self.starting = starting
         self.after_first_page = after_first_page
+        self.notice = notice
         self.api_label = api_label or client.base_url
         self.database_label = database_label
         self.health_every = health_every
@@ -152,6 +157,8 @@ class StackdeckApp(App[None]):
             return
         self.starting = None
         self._show_connection()
+        if self.notice is not None and (text := self.notice()):
+            self.notify(text, title="embedded PostgreSQL", timeout=20)
         self._connected()
 
     @property

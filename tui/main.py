@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from concurrent.futures import Future
+from functools import partial
 
+from stackdeck.backend import exits
 from stackdeck.tui.app import StackdeckApp
 from stackdeck.tui.client import ApiClient
 
@@ -25,6 +28,7 @@ def run_console(
     database_label: str = "",
     starting: Future[str] | None = None,
     after_first_page: Callable[[], None] | None = None,
+    notice: Callable[[], str | None] | None = None,
 ) -> int:
     client = ApiClient(api_base(api_url), token=token, read_only=read_only)
     app = StackdeckApp(
@@ -32,6 +36,19 @@ def run_console(
         database_label=database_label,
         starting=starting,
         after_first_page=after_first_page,
+        notice=notice,
     )
-    app.run()
+    # SIGTERM, SIGHUP (the terminal closed) and SIGINT quit the app as q would without asking:
+    # the caller then stops the backend, which finishes or rolls back the writes in flight.
+    with exits.divert(partial(_quit, app)):
+        app.run()
     return app.return_code or 0
+
+
+def _quit(app: StackdeckApp, signum: int) -> bool:
+    try:
+        loop = asyncio.get_running_loop()  # the app's, when the signal lands while it runs
+    except RuntimeError:
+        return False  # not running (yet, or any more): the signal ends the process instead
+    loop.call_soon_threadsafe(partial(app.exit, return_code=128 + signum))
+    return True

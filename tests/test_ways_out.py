@@ -1,0 +1,226 @@
+"""Every way out releases the embedded PostgreSQL: real commands, in a real terminal (tmux).
+
+Each case copies a migrated data dir (`stackdeck_data_dir`) and ends by stopping any
+PostgreSQL left for it, so a failing case leaves no server behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from stackdeck.backend.cli import CRASH_AFTER_DATABASE
+from stackdeck.backend.db.embedded import EmbeddedPostgres
+from tests.helpers import free_port
+from tests.processes import wait_healthy
+from tests.support.embedded import (
+    cluster_state,
+    postmasters,
+    recorded_users,
+    wait_until_stopped,
+)
+from tests.support.terminal import Tmux, console_command, console_env, tmux_server
+
+needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+EMAIL = re.compile(r"\w@\w+\.\w")
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    with tmux_server() as server:
+        yield server
+
+
+def open_console(tmux: Tmux, data_dir: Path, session: str, **env: str) -> str:
+    """Start `stackdeck` in its own tmux session; return the screen once users are listed."""
+    tmux.run(session, console_command(), data_dir.parent, console_env(data_dir, **env))
+    return tmux.wait_for(lambda s: "Migrations" in s and EMAIL.search(s), session=session)
+
+
+def assert_released(pgdata: Path) -> None:
+    """Within 10 s no PostgreSQL runs for the data dir, which was shut down cleanly (the next
+    start opens it without recovery) and has no process recorded as its user."""
+    wait_until_stopped(pgdata, within=10)
+    assert cluster_state(pgdata) == "shut down"
+    assert json.loads(recorded_users(pgdata)) == []
+
+
+def quit_by(tmux: Tmux, session: str, way: str) -> None:
+    if way == "SIGHUP":  # the terminal closes
+        tmux("kill-session", "-t", session)
+    elif way == "SIGTERM":
+        tmux.process(session).terminate()
+        tmux.wait_for(lambda s: "exit=143" in s, within=30, session=session)
+    else:
+        tmux.keys(session, "C-c" if way == "ctrl+c" else "q")
+        tmux.wait_for(lambda s: "exit=0" in s, within=30, session=session)
+
+
+@needs_tmux
+@pytest.mark.parametrize("way", ["SIGHUP", "SIGTERM", "ctrl+c", "q"])
+def test_console_releases_postgres_on_every_way_out(
+    tmux: Tmux, stackdeck_data_dir: Path, way: str
+) -> None:
+    open_console(tmux, stackdeck_data_dir, "one")
+    pgdata = stackdeck_data_dir / "pgdata"
+    assert len(postmasters(pgdata)) == 1
+    quit_by(tmux, "one", way)
+    assert_released(pgdata)
+
+
+@needs_tmux
+def test_console_that_crashes_after_postgres_is_up_releases_it(
+    tmux: Tmux, stackdeck_data_dir: Path
+) -> None:
+    env = console_env(stackdeck_data_dir, **{CRASH_AFTER_DATABASE: "1"})
+    tmux.run("one", console_command(), stackdeck_data_dir.parent, env)
+    screen = tmux.wait_for(lambda s: "exit=1" in s, session="one")
+    assert CRASH_AFTER_DATABASE in screen  # it did crash, where it was told to
+    assert_released(stackdeck_data_dir / "pgdata")
+
+
+@needs_tmux
+def test_console_after_a_sigkill_takes_the_server_over_and_stops_it(
+    tmux: Tmux, stackdeck_data_dir: Path
+) -> None:
+    pgdata = stackdeck_data_dir / "pgdata"
+    open_console(tmux, stackdeck_data_dir, "one")
+    killed = tmux.process("one")
+    killed.kill()
+    killed.wait(10)
+    [left_behind] = postmasters(pgdata)  # nothing could run: the server is still up
+
+    screen = open_console(tmux, stackdeck_data_dir, "two")
+    screen = tmux.wait_for(lambda s: "taking it over" in " ".join(s.split()), session="two")
+    assert f"pid {killed.pid}" in screen
+    assert postmasters(pgdata) == [left_behind]  # shared, never a second server
+    quit_by(tmux, "two", "q")
+    assert_released(pgdata)
+
+
+@needs_tmux
+def test_second_console_keeps_working_when_the_first_terminal_closes(
+    tmux: Tmux, stackdeck_data_dir: Path
+) -> None:
+    pgdata = stackdeck_data_dir / "pgdata"
+    open_console(tmux, stackdeck_data_dir, "one")
+    first = tmux.process("one")
+    screen = open_console(tmux, stackdeck_data_dir, "two")
+    screen = tmux.wait_for(lambda s: "sharing" in s, session="two")  # told, once, and by whom
+    assert f"pid {first.pid}" in screen
+
+    tmux("kill-session", "-t", "one")
+    first.wait(15)
+    assert len(postmasters(pgdata)) == 1  # the second console still uses it
+    port = re.search(r"http://127\.0\.0\.1:(\d+)/api/v1", screen)
+    assert port is not None, screen
+    created = httpx.post(
+        f"http://127.0.0.1:{port[1]}/api/v1/users",
+        json={"name": "Late Comer", "email": "late@example.com"},
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    tmux.keys("two", "r")
+    tmux.wait_for(lambda s: "late@example.com" in s, session="two")
+
+    quit_by(tmux, "two", "q")
+    assert_released(pgdata)
+
+
+def stackdeck(*args: str, data_dir: Path, **popen: object) -> subprocess.Popen[str]:
+    env = console_env(data_dir)
+    command = [sys.executable, "-m", "stackdeck.backend.cli", *args]
+    return subprocess.Popen(command, env=env, text=True, **popen)  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_serve_releases_postgres_when_signalled(
+    stackdeck_data_dir: Path, tmp_path: Path, signum: signal.Signals
+) -> None:
+    port = free_port()
+    with (tmp_path / "serve.log").open("w") as log:
+        served = stackdeck(
+            "serve", "--port", str(port), data_dir=stackdeck_data_dir, stdout=log, stderr=log
+        )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", served)
+        served.send_signal(signum)
+        assert served.wait(30) == 0, (tmp_path / "serve.log").read_text()
+    finally:
+        if served.poll() is None:
+            served.kill()
+            served.wait(10)
+    assert_released(stackdeck_data_dir / "pgdata")
+
+
+def test_seed_stopped_by_sigterm_releases_postgres_and_writes_nothing(
+    stackdeck_data_dir: Path,
+) -> None:
+    pgdata = stackdeck_data_dir / "pgdata"
+    seeding = stackdeck(
+        "seed",
+        "--users",
+        "300000",
+        data_dir=stackdeck_data_dir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        # Signalled once it uses the server (from then on it has something to release).
+        deadline = time.monotonic() + 60
+        while seeding.pid not in json.loads(recorded_users(pgdata) or "[]"):
+            assert seeding.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        seeding.send_signal(signal.SIGTERM)
+        out, err = seeding.communicate(timeout=60)
+    finally:
+        if seeding.poll() is None:
+            seeding.kill()
+            seeding.communicate(timeout=10)
+    assert seeding.returncode == 128 + signal.SIGTERM, err
+    assert "stopped by SIGTERM" in err and "Traceback" not in err
+    assert "seeded" not in out
+    assert_released(pgdata)
+
+    # It opens again, and the seed's one transaction was rolled back whole.
+    embedded = EmbeddedPostgres(stackdeck_data_dir)
+    url = embedded.start().replace("+asyncpg", "")
+    try:
+        assert asyncio.run(_count_users(url)) == 3
+    finally:
+        embedded.stop()
+    assert_released(pgdata)
+
+
+async def _count_users(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM users"))
+    finally:
+        await conn.close()
+
+
+def test_migrate_that_fails_releases_postgres(stackdeck_data_dir: Path) -> None:
+    failing = stackdeck(
+        "migrate",
+        "upgrade",
+        "no-such-revision",
+        data_dir=stackdeck_data_dir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    _, err = failing.communicate(timeout=120)
+    assert failing.returncode == 2, err
+    assert_released(stackdeck_data_dir / "pgdata")
