@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -46,7 +47,9 @@ def tmux() -> Iterator[Tmux]:
 def open_console(tmux: Tmux, data_dir: Path, session: str, **env: str) -> str:
     """Start `stackdeck` in its own tmux session; return the screen once users are listed."""
     tmux.run(session, console_command(), data_dir.parent, console_env(data_dir, **env))
-    return tmux.wait_for(lambda s: "Migrations" in s and EMAIL.search(s), session=session)
+    return tmux.wait_for(
+        lambda s: "Migrations" in s and EMAIL.search(s) is not None, session=session
+    )
 
 
 def assert_released(pgdata: Path) -> None:
@@ -139,10 +142,10 @@ def test_second_console_keeps_working_when_the_first_terminal_closes(
     assert_released(pgdata)
 
 
-def stackdeck(*args: str, data_dir: Path, **popen: object) -> subprocess.Popen[str]:
-    env = console_env(data_dir)
+def stackdeck(*args: str, data_dir: Path, stdout: Any, stderr: Any) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "stackdeck.backend.cli", *args]
-    return subprocess.Popen(command, env=env, text=True, **popen)  # type: ignore[call-overload]
+    env = console_env(data_dir)
+    return subprocess.Popen(command, env=env, text=True, stdout=stdout, stderr=stderr)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
