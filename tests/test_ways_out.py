@@ -148,7 +148,7 @@ def stackdeck(*args: str, data_dir: Path, stdout: Any, stderr: Any) -> subproces
     return subprocess.Popen(command, env=env, text=True, stdout=stdout, stderr=stderr)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_serve_releases_postgres_when_signalled(
     stackdeck_data_dir: Path, tmp_path: Path, signum: signal.Signals
 ) -> None:
