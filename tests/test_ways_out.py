@@ -227,3 +227,36 @@ def test_migrate_that_fails_releases_postgres(stackdeck_data_dir: Path) -> None:
     _, err = failing.communicate(timeout=120)
     assert failing.returncode == 2, err
     assert_released(stackdeck_data_dir / "pgdata")
+
+
+def test_migrate_beside_serve_names_the_server_it_shares_and_leaves_it_running(
+    stackdeck_data_dir: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    with (tmp_path / "serve.log").open("w") as log:
+        served = stackdeck(
+            "serve", "--port", str(port), data_dir=stackdeck_data_dir, stdout=log, stderr=log
+        )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", served)
+        status = stackdeck(
+            "migrate",
+            "status",
+            data_dir=stackdeck_data_dir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        out, err = status.communicate(timeout=120)
+        assert status.returncode == 0, err
+        assert "at head" in out
+        assert err.count("stackdeck: sharing the embedded PostgreSQL") == 1, err
+        assert f"pid {served.pid} (stackdeck.backend.cli serve" in err
+        # Its exit left the server to `serve`, which still answers from it.
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/users", timeout=30).status_code == 200
+        served.send_signal(signal.SIGTERM)
+        assert served.wait(30) == 0
+    finally:
+        if served.poll() is None:
+            served.kill()
+            served.wait(10)
+    assert_released(stackdeck_data_dir / "pgdata")
