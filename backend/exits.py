@@ -112,11 +112,12 @@ def on_last_resort(release: Callable[[], None]) -> Callable[[], None]:
 
 def _handle(signum: int, frame: FrameType | None) -> None:
     if signum == signal.SIGHUP:
-        _detach_from_terminal()
+        detach_from_terminal()
         current = signal.getsignal(signal.SIGTERM)
         if callable(current) and current is not _handle:
+            # Someone else handles SIGTERM now (uvicorn, an asyncio loop): theirs to act on.
             _start_watchdog(signum)
-            current(signal.SIGTERM, frame)
+            signal.raise_signal(signal.SIGTERM)
             return
     if _state.deferring:
         _state.pending = _state.pending or signum
@@ -135,7 +136,9 @@ def _act(signum: int) -> None:
     raise Signalled(signum)
 
 
-def _detach_from_terminal() -> None:
+def detach_from_terminal() -> None:
+    """Send output meant for the terminal to /dev/null: after SIGHUP, writes to it fail.
+    (For a process whose SIGHUP handler is not this module's, uvicorn's supervisor say.)"""
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         for fd in (1, 2):
