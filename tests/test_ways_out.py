@@ -26,12 +26,7 @@ from stackdeck.backend.cli import CRASH_AFTER_DATABASE
 from stackdeck.backend.db.embedded import EmbeddedPostgres
 from tests.helpers import free_port
 from tests.processes import wait_healthy
-from tests.support.embedded import (
-    cluster_state,
-    postmasters,
-    recorded_users,
-    wait_until_stopped,
-)
+from tests.support.embedded import assert_released, postmasters, recorded_users
 from tests.support.terminal import Tmux, console_command, console_env, tmux_server
 
 needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -52,14 +47,6 @@ def open_console(tmux: Tmux, data_dir: Path, session: str, **env: str) -> str:
     )
 
 
-def assert_released(pgdata: Path) -> None:
-    """Within 10 s no PostgreSQL runs for the data dir, which was shut down cleanly (the next
-    start opens it without recovery) and has no process recorded as its user."""
-    wait_until_stopped(pgdata, within=10)
-    assert cluster_state(pgdata) == "shut down"
-    assert json.loads(recorded_users(pgdata)) == []
-
-
 def quit_by(tmux: Tmux, session: str, way: str) -> None:
     if way == "SIGHUP":  # the terminal closes
         tmux("kill-session", "-t", session)
@@ -72,7 +59,10 @@ def quit_by(tmux: Tmux, session: str, way: str) -> None:
 
 
 @needs_tmux
-@pytest.mark.parametrize("way", ["SIGHUP", "SIGTERM", "ctrl+c", "q"])
+# `q` is the smoke test's way out (tests/tui/test_tmux_smoke.py).
+@pytest.mark.parametrize(
+    "way", ["SIGHUP", "SIGTERM", pytest.param("ctrl+c", marks=pytest.mark.slow)]
+)
 def test_console_releases_postgres_on_every_way_out(
     tmux: Tmux, stackdeck_data_dir: Path, way: str
 ) -> None:
@@ -148,7 +138,12 @@ def stackdeck(*args: str, data_dir: Path, stdout: Any, stderr: Any) -> subproces
     return subprocess.Popen(command, env=env, text=True, stdout=stdout, stderr=stderr)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+# SIGHUP reaches uvicorn as SIGTERM: that case takes both paths.
+@pytest.mark.parametrize(
+    "signum",
+    [pytest.param(signal.SIGTERM, marks=pytest.mark.slow), signal.SIGHUP],
+    ids=["SIGTERM", "SIGHUP"],
+)
 def test_serve_releases_postgres_when_signalled(
     stackdeck_data_dir: Path, tmp_path: Path, signum: signal.Signals
 ) -> None:
@@ -215,6 +210,7 @@ async def _count_users(url: str) -> int:
         await conn.close()
 
 
+@pytest.mark.slow
 def test_migrate_that_fails_releases_postgres(stackdeck_data_dir: Path) -> None:
     failing = stackdeck(
         "migrate",

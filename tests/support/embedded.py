@@ -7,6 +7,7 @@ test, no PostgreSQL for that data dir outlives it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import shutil
@@ -61,6 +62,14 @@ def cluster_state(pgdata: Path) -> str:
 def recorded_users(pgdata: Path) -> str:
     path = pgdata / ".handle_pids.json"
     return path.read_text() if path.exists() else "[]"
+
+
+def assert_released(pgdata: Path) -> None:
+    """Within 10 s no PostgreSQL runs for the data dir, which was shut down cleanly (the next
+    start opens it without recovery) and has no process recorded as its user."""
+    wait_until_stopped(pgdata, within=10)
+    assert cluster_state(pgdata) == "shut down"
+    assert json.loads(recorded_users(pgdata)) == []
 
 
 def stop_for_sure(pgdata: Path) -> None:

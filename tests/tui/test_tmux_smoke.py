@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.embedded import embedded_data_dir, wait_until_stopped
+from tests.support.embedded import assert_released, embedded_data_dir
 from tests.support.terminal import Tmux, console_command, console_env, tmux_server
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -48,7 +47,4 @@ def test_stackdeck_in_tmux_shows_the_panes_and_quits_cleanly(
     tmux.wait_for(lambda s: "Request log" not in s and "Migrations" in s)
     tmux("send-keys", "-t", "smoke", "q")
     tmux.wait_for(lambda s: "exit=0" in s, within=30)
-    # The embedded PostgreSQL was released: no process still holds it.
-    pids = json.loads((data_dir / "pgdata" / ".handle_pids.json").read_text())
-    assert pids == []
-    wait_until_stopped(data_dir / "pgdata")
+    assert_released(data_dir / "pgdata")
