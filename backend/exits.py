@@ -58,11 +58,16 @@ _state = _State()
 
 @contextmanager
 def handle_signals() -> Iterator[None]:
-    """Within the block, SIGTERM, SIGHUP and SIGINT raise `Signalled` in the main thread."""
+    """Within the block, SIGTERM, SIGHUP and SIGINT raise `Signalled` in the main thread.
+    A signal ignored when the process started stays ignored (`nohup stackdeck serve &`)."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signals belong to the main thread; its own handlers are in place
         return
-    previous = {signum: signal.signal(signum, _handle) for signum in SIGNALS}
+    previous = {
+        signum: signal.signal(signum, _handle)
+        for signum in SIGNALS
+        if signal.getsignal(signum) is not signal.SIG_IGN
+    }
     try:
         yield
     finally:

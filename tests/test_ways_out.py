@@ -163,6 +163,33 @@ def test_serve_releases_postgres_when_signalled(
     assert_released(stackdeck_data_dir / "pgdata")
 
 
+def test_serve_under_nohup_outlives_its_terminal_and_still_releases_on_sigterm(
+    stackdeck_data_dir: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    with (tmp_path / "serve.log").open("w") as log:
+        served = subprocess.Popen(
+            ["nohup", sys.executable, "-m", "stackdeck.backend.cli", "serve", "--port", str(port)],
+            env=console_env(stackdeck_data_dir),
+            stdout=log,
+            stderr=log,
+            text=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, served)
+        served.send_signal(signal.SIGHUP)  # ignored, as nohup asked
+        assert httpx.get(f"{url}/api/v1/health", timeout=30).status_code == 200
+        assert served.poll() is None
+        served.send_signal(signal.SIGTERM)
+        assert served.wait(30) == 0, (tmp_path / "serve.log").read_text()
+    finally:
+        if served.poll() is None:
+            served.kill()
+            served.wait(10)
+    assert_released(stackdeck_data_dir / "pgdata")
+
+
 def test_seed_stopped_by_sigterm_releases_postgres_and_writes_nothing(
     stackdeck_data_dir: Path,
 ) -> None:
