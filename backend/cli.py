@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     console = parser.add_argument_group("the console (no COMMAND)")
     console.add_argument("--api-url", help="run the console alone against this backend")
-    console.add_argument("--token", help="bearer token for --api-url")
+    console.add_argument("--token", help="bearer token for --api-url (default STACKDECK_API_TOKEN)")
     console.add_argument(
         "--read-only", action="store_true", help="hide the write keys; the client refuses writes"
     )
@@ -76,6 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["critical", "error", "warning", "info", "debug"],
         help="uvicorn's log level (default info)",
     )
+    web = commands.add_parser(
+        "web",
+        help="serve the console to browsers (textual-serve)",
+        description="Serve the console to browsers: each page runs a console of its own against "
+        "one backend (--api-url, or one started here). Loopback by default; any other bind "
+        "needs STACKDECK_API_TOKEN, which the page is then opened with once (/?token=…).",
+    )
+    web.add_argument("--host", help="address to bind (default 127.0.0.1, or STACKDECK_HOST)")
+    web.add_argument("--port", type=int, help="port to bind (default 8080)")
+    web.add_argument("--api-url", help="the backend the consoles use (default: one started here)")
+    web.add_argument("--read-only", action="store_true", help="consoles without the write keys")
     add_migrate_parser(commands)
     seed = commands.add_parser(
         "seed",
@@ -178,6 +189,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from stackdeck.backend.cli_seed import seed
 
         return seed(args, settings)
+    if args.command == "web":
+        from stackdeck.backend.web import serve_web
+
+        return serve_web(args, settings)
     if args.command is None:
         return console(args, settings)
     parser.print_help()
@@ -192,9 +207,10 @@ def console(args: argparse.Namespace, settings: Settings) -> int:
     if args.api_url:
         from stackdeck.tui.main import run_console
 
+        token = settings.api_token.get_secret_value() if settings.api_token else None
         return run_console(
             args.api_url,
-            token=args.token,
+            token=args.token or token,
             read_only=args.read_only,
             after_first_page=_collect_after_launch,
         )

@@ -41,9 +41,12 @@ def seed(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _seed(args: argparse.Namespace, settings: Settings) -> SeedResult:
-    # A seed is one long transaction: no statement timeout cuts it off halfway.
+    # A seed is one long transaction: no statement timeout cuts it off halfway. Its COPY
+    # prepares by name, which only a session of its own keeps: the direct URL.
+    session_mode = {"pool_mode": "session"} if settings.direct_database_url else {}
     engine = create_engine(
-        settings.database_url_value() or "", settings.model_copy(update={"statement_timeout_ms": 0})
+        settings.direct_database_url_value() or "",
+        settings.model_copy(update={"statement_timeout_ms": 0, **session_mode}),
     )
     total = args.users * (1 + args.posts_per_user)
     try:

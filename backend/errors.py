@@ -52,6 +52,13 @@ class SchemaNotReady(Unavailable):
     title = "Database schema not ready"
 
 
+class PoolerMismatch(Unavailable):
+    """The connections are set up for a session the database's pooler does not keep."""
+
+    title = "Database pooler misconfigured"
+    retry_after_seconds = 30
+
+
 class MigrationRunning(Conflict):
     """Another migration run holds the migration lock; nothing was done."""
 

@@ -14,6 +14,7 @@ from stackdeck.backend.api import API_PREFIX, health, migrations, posts, transac
 from stackdeck.backend.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from stackdeck.backend.api.problems import install_problem_handlers, install_problem_openapi
 from stackdeck.backend.api.security import OPEN_PATHS, SecurityMiddleware
+from stackdeck.backend.db.connections import PoolerCheck
 from stackdeck.backend.db.embedded import EmbeddedPostgres
 from stackdeck.backend.db.engine import create_engine, create_sessionmaker
 from stackdeck.backend.db.listener import Listener
@@ -39,6 +40,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if url is None:
             embedded = EmbeddedPostgres(settings.data_dir)
             url = await anyio.to_thread.run_sync(embedded.start)
+        if settings.pool_mode == "transaction" and settings.statement_timeout_ms:
+            log.info(
+                "pool mode transaction: statement_timeout is the role's "
+                "(ALTER ROLE … SET statement_timeout), not set per session"
+            )
         engine = create_engine(url, settings)
         app.state.engine = engine
         app.state.sessions = create_sessionmaker(engine)
@@ -51,7 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.info("database: %s", app.state.database_url)
         hub = EventHub(settings.stream_queue_size)
         listener = Listener(
-            url,
+            # LISTEN holds a session: never through a transaction pooler.
+            settings.direct_database_url_value() or url,
             CHANNEL,
             on_payload=lambda payload: hub.publish(event_from_payload(payload)),
             on_reconnect=hub.resync_all,
@@ -78,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.pooler = PoolerCheck()
     # Each router straight under the app: a request is matched through one level, not two.
     for module in (health, users, posts, transactions, migrations):
         app.include_router(module.router, prefix=API_PREFIX)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -19,29 +19,28 @@ class ConfigError(ValueError):
     """A setting that cannot work; its message is one line that names the fix."""
 
 
-def normalize_database_url(url: str) -> str:
+def normalize_database_url(url: str, setting: str = "STACKDECK_DATABASE_URL") -> str:
     """Return the URL with the asyncpg driver; refuse sync drivers and other databases."""
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise ConfigError(
-            "STACKDECK_DATABASE_URL is not a database URL; "
-            "use postgresql://user:password@host:5432/dbname"
+            f"{setting} is not a database URL; use postgresql://user:password@host:5432/dbname"
         ) from None
     backend, _, driver = parsed.drivername.partition("+")
     if backend not in ("postgresql", "postgres"):
         raise ConfigError(
-            f"STACKDECK_DATABASE_URL must point at PostgreSQL, not {backend!r}; "
+            f"{setting} must point at PostgreSQL, not {backend!r}; "
             "use postgresql://user:password@host:5432/dbname"
         )
     if driver and driver != "asyncpg":
         if driver in _SYNC_DRIVERS:
             raise ConfigError(
-                f"STACKDECK_DATABASE_URL uses the sync driver {driver!r}, which would block "
+                f"{setting} uses the sync driver {driver!r}, which would block "
                 "the event loop; use postgresql+asyncpg://… (or plain postgresql://)"
             )
         raise ConfigError(
-            f"STACKDECK_DATABASE_URL uses the unknown driver {driver!r}; "
+            f"{setting} uses the unknown driver {driver!r}; "
             "use postgresql+asyncpg://… (or plain postgresql://)"
         )
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
@@ -74,6 +73,16 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(
         default=None,
         description="PostgreSQL URL; unset means the embedded PostgreSQL in data_dir",
+    )
+    direct_database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL with a session of its own (not a transaction pooler), for "
+        "LISTEN and the bulk seed; unset means database_url",
+    )
+    pool_mode: Literal["session", "transaction"] = Field(
+        default="session",
+        description="'transaction' when database_url is a transaction pooler (PgBouncer in "
+        "transaction mode, RDS Proxy, Supavisor): no state outlives a transaction",
     )
     data_dir: Path = Field(
         default_factory=lambda: platformdirs.user_data_path("stackdeck"),
@@ -109,13 +118,13 @@ class Settings(BaseSettings):
         default=1000, ge=1, description="events a slow stream subscriber may lag before resync"
     )
 
-    @field_validator("database_url", mode="before")
+    @field_validator("database_url", "direct_database_url", mode="before")
     @classmethod
-    def _normalize_url(cls, value: object) -> object:
+    def _normalize_url(cls, value: object, info: ValidationInfo) -> object:
         if value is None or value == "":
             return None
         raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-        return normalize_database_url(raw)
+        return normalize_database_url(raw, f"STACKDECK_{str(info.field_name).upper()}")
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod
@@ -140,3 +149,9 @@ class Settings(BaseSettings):
 
     def database_url_value(self) -> str | None:
         return self.database_url.get_secret_value() if self.database_url else None
+
+    def direct_database_url_value(self) -> str | None:
+        """Where a connection must hold a session (LISTEN, COPY): never a transaction pooler."""
+        if self.direct_database_url is not None:
+            return self.direct_database_url.get_secret_value()
+        return self.database_url_value()

@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import bulk, http, roundtrips, stream
+from benchmarks import bulk, http, roundtrips, stream, topology
 from benchmarks.console import measure as measure_console
 from benchmarks.harness import backend, database, median
 from tests.pg import PgCluster
@@ -338,6 +338,24 @@ def http_figures(
     return figures
 
 
+def topology_figures(
+    cluster: PgCluster, server_url: str, database_url: str, logs: Path, users: int, quick: bool
+) -> list[Figure]:
+    direct, bounced = topology.through_pgbouncer(
+        cluster, http.Target("direct", server_url), database_url, logs, users, quick
+    )
+    return [
+        Figure.ratio(
+            f"GET /users/{{id}} req/s through PgBouncer (transaction mode) vs direct "
+            f"({direct.rps:.0f}/s)",
+            bounced.rps / direct.rps,
+            at_least=0.5,
+            detail=f"{bounced.rps:.0f}/s, p99 {bounced.p99_ms:.1f} ms vs {direct.p99_ms:.1f} ms"
+            + (f"; {failed} failed" if (failed := bounced.non_2xx + bounced.errors) else ""),
+        )
+    ]
+
+
 def vacuum_figures(database_url: str) -> list[Figure]:
     bulk.vacuum(database_url)
     return []
@@ -378,6 +396,10 @@ def main() -> int:
             ("vacuum", lambda: vacuum_figures(url)),
             ("HTTP", lambda: http_figures(server.url, url, Path(logs), users, args.quick)),
             ("round trips", lambda: round_trip_figures(cluster, url, Path(logs))),
+            (
+                "topology",
+                lambda: topology_figures(cluster, server.url, url, Path(logs), users, args.quick),
+            ),
             ("stream", lambda: stream_figures(f"{server.url}/api/v1", args.quick)),
             ("soak", lambda: soak_figures(url, Path(logs), args.quick)),
         ]

@@ -31,9 +31,11 @@ def database() -> Iterator[tuple[PgCluster, str]]:
 
 
 @contextmanager
-def backend(database_url: str, log_dir: Path) -> Iterator[Backend]:
-    env = {"STACKDECK_DATABASE_URL": database_url}
-    with backend_process(log_dir, "--log-level", "warning", env=env) as server:
+def backend(
+    database_url: str, log_dir: Path, env: dict[str, str] | None = None
+) -> Iterator[Backend]:
+    settings = {"STACKDECK_DATABASE_URL": database_url, **(env or {})}
+    with backend_process(log_dir, "--log-level", "warning", env=settings) as server:
         yield server
 
 

@@ -43,8 +43,14 @@ def database_url() -> Iterator[str]:
     from stackdeck.backend.db.embedded import database_for
     from stackdeck.backend.settings import Settings
 
-    with database_for(Settings()) as settings:
-        yield settings.database_url_value() or ""
+    settings = Settings()
+    # DDL on a session of its own: the direct URL when the app goes through a pooler.
+    url = settings.direct_database_url_value()
+    if url is not None:
+        yield url
+        return
+    with database_for(settings) as embedded:
+        yield embedded.database_url_value() or ""
 
 
 def _configure(connection: Connection) -> None:

@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import SecretStr
@@ -25,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from stackdeck.backend.main import create_app
 from stackdeck.backend.settings import Settings
-from tests.helpers import asgi_client, eventually, free_port
+from tests.helpers import asgi_client, uvicorn_serving
 from tests.pg import PgCluster, create_migrated_template, start_cluster
 from tests.support.embedded import embedded_data_dir, wait_until_stopped
 
@@ -131,15 +130,8 @@ class LiveServer:
 async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
     """The app under a real uvicorn on a free loopback port, in this test's event loop."""
     application = create_app(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(application, host="127.0.0.1", port=free_port(), log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    await eventually(lambda: server.started, within=30)
-    yield LiveServer(application, f"http://127.0.0.1:{server.config.port}")
-    server.should_exit = True
-    server.force_exit = True  # open SSE streams would otherwise hold the shutdown
-    await asyncio.wait_for(task, 30)
+    async with uvicorn_serving(application) as url:
+        yield LiveServer(application, url)
 
 
 @pytest.fixture

@@ -39,7 +39,9 @@ async def test_configured_host_names_are_served(database_url: str) -> None:
         assert (await c.get("/api/v1/users", headers={"Host": "nope.test"})).status_code == 400
 
 
-@pytest.mark.parametrize("origin", ["https://evil.example", "null", "http://127.0.0.1.evil.test"])
+@pytest.mark.parametrize(
+    "origin", ["https://evil.example", "null", "http://127.0.0.1.evil.test", "http://["]
+)
 async def test_foreign_origin_cannot_write(client: httpx.AsyncClient, origin: str) -> None:
     body = {"name": "Mallory", "email": "m@evil.example"}
     response = await client.post("/users", json=body, headers={"Origin": origin})

@@ -64,6 +64,28 @@ def test_settings_refuse_a_sync_driver(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings(_env_file=None)
 
 
+def test_the_direct_url_is_normalised_and_named_in_its_errors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STACKDECK_DATABASE_URL", "postgres://u:pw@bouncer:6432/app")
+    monkeypatch.setenv("STACKDECK_DIRECT_DATABASE_URL", "postgres://u:pw@primary/app")
+    settings = Settings(_env_file=None)
+    assert settings.direct_database_url_value() == "postgresql+asyncpg://u:pw@primary/app"
+    monkeypatch.setenv("STACKDECK_DIRECT_DATABASE_URL", "postgresql+psycopg2://u:pw@db/app")
+    with pytest.raises(ValidationError, match="STACKDECK_DIRECT_DATABASE_URL uses the sync"):
+        Settings(_env_file=None)
+
+
+def test_without_a_direct_url_sessions_use_the_database_url() -> None:
+    settings = Settings(_env_file=None, database_url="postgres://u:pw@db/app")
+    assert settings.direct_database_url_value() == "postgresql+asyncpg://u:pw@db/app"
+
+
+def test_an_unknown_pool_mode_is_refused_naming_the_choices() -> None:
+    with pytest.raises(ValidationError, match="'session' or 'transaction'"):
+        Settings(_env_file=None, pool_mode="statement")
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "stackdeck.backend.cli", *args],

@@ -27,21 +27,26 @@ from stackdeck.backend.db.embedded import EmbeddedPostgres
 from tests.helpers import free_port
 from tests.processes import wait_healthy
 from tests.support.embedded import assert_released, postmasters, recorded_users
-from tests.support.terminal import Tmux, console_command, console_env, tmux_server
+from tests.tmux import Tmux, clean_env, tmux_session
 
+STACKDECK = Path(sys.executable).parent / "stackdeck"
 needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 EMAIL = re.compile(r"\w@\w+\.\w")
 
 
 @pytest.fixture
 def tmux() -> Iterator[Tmux]:
-    with tmux_server() as server:
+    with tmux_session() as server:
         yield server
+
+
+def console_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    return clean_env(STACKDECK_DATA_DIR=str(data_dir), **extra)
 
 
 def open_console(tmux: Tmux, data_dir: Path, session: str, **env: str) -> str:
     """Start `stackdeck` in its own tmux session; return the screen once users are listed."""
-    tmux.run(session, console_command(), data_dir.parent, console_env(data_dir, **env))
+    tmux.start(str(STACKDECK), data_dir.parent, console_env(data_dir, **env), session)
     return tmux.wait_for(
         lambda s: "Migrations" in s and EMAIL.search(s) is not None, session=session
     )
@@ -51,10 +56,10 @@ def quit_by(tmux: Tmux, session: str, way: str) -> None:
     if way == "SIGHUP":  # the terminal closes
         tmux("kill-session", "-t", session)
     elif way == "SIGTERM":
-        tmux.process(session).terminate()
+        tmux.process("stackdeck", session).terminate()
         tmux.wait_for(lambda s: "exit=143" in s, within=30, session=session)
     else:
-        tmux.keys(session, "C-c" if way == "ctrl+c" else "q")
+        tmux.send("C-c" if way == "ctrl+c" else "q", session=session)
         tmux.wait_for(lambda s: "exit=0" in s, within=30, session=session)
 
 
@@ -78,7 +83,7 @@ def test_console_that_crashes_after_postgres_is_up_releases_it(
     tmux: Tmux, stackdeck_data_dir: Path
 ) -> None:
     env = console_env(stackdeck_data_dir, **{CRASH_AFTER_DATABASE: "1"})
-    tmux.run("one", console_command(), stackdeck_data_dir.parent, env)
+    tmux.start(str(STACKDECK), stackdeck_data_dir.parent, env, "one")
     screen = tmux.wait_for(lambda s: "exit=1" in s, session="one")
     assert CRASH_AFTER_DATABASE in screen  # it did crash, where it was told to
     assert_released(stackdeck_data_dir / "pgdata")
@@ -90,7 +95,7 @@ def test_console_after_a_sigkill_takes_the_server_over_and_stops_it(
 ) -> None:
     pgdata = stackdeck_data_dir / "pgdata"
     open_console(tmux, stackdeck_data_dir, "one")
-    killed = tmux.process("one")
+    killed = tmux.process("stackdeck", "one")
     killed.kill()
     killed.wait(10)
     [left_behind] = postmasters(pgdata)  # nothing could run: the server is still up
@@ -109,7 +114,7 @@ def test_second_console_keeps_working_when_the_first_terminal_closes(
 ) -> None:
     pgdata = stackdeck_data_dir / "pgdata"
     open_console(tmux, stackdeck_data_dir, "one")
-    first = tmux.process("one")
+    first = tmux.process("stackdeck", "one")
     screen = open_console(tmux, stackdeck_data_dir, "two")
     screen = tmux.wait_for(lambda s: "sharing" in s, session="two")  # told, once, and by whom
     assert f"pid {first.pid}" in screen
@@ -125,7 +130,7 @@ def test_second_console_keeps_working_when_the_first_terminal_closes(
         timeout=30,
     )
     assert created.status_code == 201, created.text
-    tmux.keys("two", "r")
+    tmux.send("r", session="two")
     tmux.wait_for(lambda s: "late@example.com" in s, session="two")
 
     quit_by(tmux, "two", "q")

@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Grid
 from textual.dom import DOMNode
@@ -24,6 +24,7 @@ from stackdeck.tui.screens.confirm import ConfirmScreen
 from stackdeck.tui.screens.help import HelpScreen
 from stackdeck.tui.screens.migration import MigrationScreen
 from stackdeck.tui.screens.request_log import RequestLogScreen
+from stackdeck.tui.typeahead import TypeAheadApp
 from stackdeck.tui.widgets.banner import Banner
 from stackdeck.tui.widgets.migrations_pane import MigrationsPane
 from stackdeck.tui.widgets.pane import Pane
@@ -39,7 +40,7 @@ MAX_BACKOFF = 5.0
 PANES = ("users", "posts", "transactions", "migrations")
 
 
-class StackdeckApp(App[None]):
+class StackdeckApp(TypeAheadApp[None]):
     TITLE = "stackdeck"
     CSS_PATH = [
         HERE / "app.tcss",

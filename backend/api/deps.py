@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stackdeck.backend.services.idempotency import IdempotencyRequest
+from stackdeck.backend.api.idempotency import idempotent_write
+from stackdeck.backend.db.connections import PoolerCheck
+from stackdeck.backend.services.idempotency import IdempotentWrite
 from stackdeck.backend.services.migrations import MigrationsService
 from stackdeck.backend.services.posts import PostsService
 from stackdeck.backend.services.transactions import TransactionsService, TransactionStream
@@ -27,31 +26,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def idempotency_request(
-    request: Request,
-    key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=200,
-            pattern=r"^[\x21-\x7e]+$",
-            description="retry-safe writes: a retry with the same key and body replays "
-            "the first response (Idempotent-Replayed: true) and writes nothing",
-        ),
-    ] = None,
-) -> IdempotencyRequest | None:
-    if key is None:
-        return None
-    body = await request.body()
-    # The same JSON however it is spaced or ordered; anything else by its bytes.
-    with contextlib.suppress(ValueError):
-        body = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + body)
-    return IdempotencyRequest(key, digest.hexdigest())
-
-
-IdempotencyDep = Annotated[IdempotencyRequest | None, Depends(idempotency_request)]
+IdempotencyDep = Annotated[IdempotentWrite | None, Depends(idempotent_write)]
 
 
 async def users_service(session: SessionDep, idempotency: IdempotencyDep) -> UsersService:
@@ -101,3 +76,11 @@ def migrations_service(request: Request) -> MigrationsService:
 
 
 MigrationsServiceDep = Annotated[MigrationsService, Depends(migrations_service)]
+
+
+def pooler_check(request: Request) -> PoolerCheck:
+    check: PoolerCheck = request.app.state.pooler
+    return check
+
+
+PoolerCheckDep = Annotated[PoolerCheck, Depends(pooler_check)]

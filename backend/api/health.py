@@ -7,9 +7,9 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from stackdeck.backend.api.deps import MigrationsServiceDep, SessionDep
+from stackdeck.backend.api.deps import MigrationsServiceDep, PoolerCheckDep, SessionDep
 from stackdeck.backend.schemas.migrations import SchemaState
-from stackdeck.backend.services.health import database_is_up, schema_state
+from stackdeck.backend.services.health import schema_state, why_database_is_down
 
 router = APIRouter(tags=["health"])
 
@@ -20,13 +20,20 @@ class Health(BaseModel):
     schema_: SchemaState | None = Field(
         alias="schema", description="the migration state; null while the database is down"
     )
+    reason: str | None = Field(
+        default=None, description="why it is degraded, in one line; null when ok"
+    )
 
 
 @router.get("/health", summary="Backend, database and schema status (200 even when degraded)")
-async def health(session: SessionDep, migrations: MigrationsServiceDep) -> Health:
-    up = await database_is_up(session)
+async def health(
+    session: SessionDep, migrations: MigrationsServiceDep, pooler: PoolerCheckDep
+) -> Health:
+    down = await why_database_is_down(session)
+    reason = down or pooler.reason
     return Health(
-        status="ok" if up else "degraded",
-        database="up" if up else "down",
-        schema=await schema_state(migrations) if up else None,
+        status="degraded" if reason else "ok",
+        database="down" if down else "up",
+        schema=None if down else await schema_state(migrations),
+        reason=reason,
     )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Depends, Query
 
 from stackdeck.backend.api.deps import MigrationsServiceDep
+from stackdeck.backend.api.idempotency import refuse_idempotency_key
 from stackdeck.backend.api.problems import PROBLEM_RESPONSES, problem_response
 from stackdeck.backend.schemas.migrations import (
     DowngradeRequest,
@@ -27,6 +28,11 @@ router = APIRouter(
     },
 )
 
+# A run takes no Idempotency-Key: it cannot be remembered in the database it migrates (a
+# downgrade past 0005 drops the keys' table), and a run to a named revision is idempotent
+# by itself. A key is refused rather than ignored, so no client believes its retry is safe.
+REFUSES_KEY = [Depends(refuse_idempotency_key)]
+
 Revision = Annotated[
     Text | None,
     Query(max_length=200, description="`base`, `head`, a revision id or a relative step"),
@@ -40,6 +46,7 @@ async def migration_status(migrations: MigrationsServiceDep) -> MigrationStatus:
 
 @router.post(
     "/upgrade",
+    dependencies=REFUSES_KEY,
     summary="Upgrade to a target (default head); 409 at once if a migration is running",
 )
 async def upgrade(
@@ -51,6 +58,7 @@ async def upgrade(
 
 @router.post(
     "/downgrade",
+    dependencies=REFUSES_KEY,
     summary="Downgrade to a target (default -1); 409 at once if a migration is running",
 )
 async def downgrade(

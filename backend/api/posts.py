@@ -42,7 +42,7 @@ async def create_post(data: PostCreate, posts: PostsServiceDep, response: Respon
 
 @router.patch("/{post_id}", summary="Change a post's title or body")
 async def update_post(post_id: PostId, data: PostUpdate, posts: PostsServiceDep) -> PostRead:
-    return PostRead.model_validate(await posts.update(post_id, data))
+    return await posts.update(post_id, data)
 
 
 @router.delete("/{post_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a post")

@@ -8,10 +8,11 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
+from stackdeck.backend.api.idempotency import document_replays
 from stackdeck.backend.db.errors import infrastructure_error
 from stackdeck.backend.errors import (
     Conflict,
@@ -19,12 +20,12 @@ from stackdeck.backend.errors import (
     InvalidInput,
     MigrationFailed,
     NotFound,
+    PoolerMismatch,
     SchemaNotReady,
     Unavailable,
 )
 from stackdeck.backend.metrics import current_request_id
 from stackdeck.backend.schemas.common import Problem
-from stackdeck.backend.services.idempotency import Replayed
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,10 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 
 
 async def _explained(request: Request, exc: DomainError) -> DomainError:
-    """A schema-not-ready 503 names the current and head revisions (read only on this path)."""
+    """A schema-not-ready 503 names the current and head revisions (read only on this path);
+    a pooler mismatch is remembered for /health."""
+    if isinstance(exc, PoolerMismatch) and (pooler := getattr(request.app.state, "pooler", None)):
+        pooler.note(exc.detail)
     migrations = getattr(request.app.state, "migrations", None)
     if isinstance(exc, SchemaNotReady) and migrations is not None:
         explained: DomainError = await migrations.explain_not_ready(exc)
@@ -135,21 +139,7 @@ async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
     return problem(500, "Internal server error", "the error was logged; no details are shown")
 
 
-async def _on_replay(request: Request, exc: Exception) -> Response:
-    """An idempotent retry: the first attempt's response, with the route's success status."""
-    assert isinstance(exc, Replayed)
-    route = request.scope.get("route")
-    status = getattr(route, "status_code", None) or 200
-    return Response(
-        exc.response,
-        status_code=status,
-        media_type="application/json",
-        headers={"Idempotent-Replayed": "true"},
-    )
-
-
 def install_problem_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(Replayed, _on_replay)
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_exception)
@@ -248,7 +238,7 @@ def install_problem_openapi(app: FastAPI, open_paths: frozenset[str]) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_problems(generate(), open_paths)
+            app.openapi_schema = document_replays(document_problems(generate(), open_paths))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

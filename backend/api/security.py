@@ -19,7 +19,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 OPEN_PATHS = frozenset({"/api/v1/health"})
 
 
-def _hostname(host_header: str) -> str:
+def hostname(host_header: str) -> str:
     """The name part of a Host header: "[::1]:8000" -> "::1", "Example:80" -> "example"."""
     try:
         return (urlsplit(f"//{host_header}").hostname or "").lower()
@@ -27,14 +27,28 @@ def _hostname(host_header: str) -> str:
         return ""
 
 
+def origin_hostname(origin: str) -> str:
+    """The name an Origin header names ("" for "null" and for anything unparseable)."""
+    try:
+        return hostname(urlsplit(origin).netloc)
+    except ValueError:  # "http://[" and the like: bad input, not a server error
+        return ""
+
+
+def allowed_names(allowed_hosts: list[str], bind_host: str) -> set[str]:
+    """The Host names a server bound to `bind_host` answers to."""
+    allowed = set(LOOPBACK_NAMES) | {h.lower() for h in allowed_hosts}
+    if bind_host not in ("0.0.0.0", "::"):
+        allowed.add(bind_host.strip("[]").lower())
+    return allowed
+
+
 class SecurityMiddleware:
     def __init__(
         self, app: ASGIApp, allowed_hosts: list[str], bind_host: str, token: str | None
     ) -> None:
         self.app = app
-        self.allowed = set(LOOPBACK_NAMES) | {h.lower() for h in allowed_hosts}
-        if bind_host not in ("0.0.0.0", "::"):
-            self.allowed.add(bind_host.strip("[]").lower())
+        self.allowed = allowed_names(allowed_hosts, bind_host)
         self.token = token.encode() if token else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -42,7 +56,7 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {name: value for name, value in scope["headers"]}
-        host = _hostname(headers.get(b"host", b"").decode("latin-1"))
+        host = hostname(headers.get(b"host", b"").decode("latin-1"))
         if host not in self.allowed:
             response = problem(400, "Host not allowed", "this server does not answer to that name")
             await response(scope, receive, send)
@@ -67,4 +81,4 @@ class SecurityMiddleware:
 
     def _ours(self, origin: bytes) -> bool:
         """An Origin ("null" included) names one of our hosts, or it is foreign."""
-        return _hostname(urlsplit(origin.decode("latin-1")).netloc) in self.allowed
+        return origin_hostname(origin.decode("latin-1")) in self.allowed

@@ -92,7 +92,7 @@ async def create_users_batch(batch: UserBatch, users: UsersServiceDep) -> BatchR
 
 @router.patch("/{user_id}", responses=CONFLICT, summary="Change a user's name or email")
 async def update_user(user_id: UserId, data: UserUpdate, users: UsersServiceDep) -> UserRead:
-    return UserRead.model_validate(await users.update(user_id, data))
+    return await users.update(user_id, data)
 
 
 @router.delete(

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from stackdeck.backend.db.connections import engine_connect_args, session_setup_sql
 from stackdeck.backend.metrics import current_metrics
 from stackdeck.backend.settings import Settings
 
@@ -21,9 +22,6 @@ _STARTED_AT = "stackdeck_statement_started_at"
 
 
 def create_engine(url: str, settings: Settings) -> AsyncEngine:
-    server_settings = {"application_name": "stackdeck"}
-    if settings.statement_timeout_ms:
-        server_settings["statement_timeout"] = str(settings.statement_timeout_ms)
     engine = create_async_engine(
         url,
         # Values never reach logs or error messages: they may be user data or secrets.
@@ -34,10 +32,23 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         # No ping per checkout: a dead connection is detected on use, which invalidates
         # the pool, so the next request gets a fresh connection (one round trip saved).
         pool_pre_ping=False,
-        connect_args={"server_settings": server_settings, "timeout": settings.connect_timeout},
+        connect_args=engine_connect_args(settings),
     )
+    _set_up_sessions(engine, settings)
     _count_statements(engine)
     return engine
+
+
+def _set_up_sessions(engine: AsyncEngine, settings: Settings) -> None:
+    sql = session_setup_sql(settings)
+    if sql is None:
+        return
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connected(dbapi_connection: Any, _record: Any) -> None:
+        # On the driver's connection itself, outside the dialect's transactions, so the
+        # pool's rollback on checkin does not undo it.
+        dbapi_connection.run_async(lambda connection: connection.execute(sql))
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -6,7 +6,14 @@ import asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from stackdeck.backend.errors import DomainError, InvalidInput, SchemaNotReady, Unavailable
+from stackdeck.backend.db.connections import LOST_PREPARED_STATEMENT, POOLER_MISMATCH
+from stackdeck.backend.errors import (
+    DomainError,
+    InvalidInput,
+    PoolerMismatch,
+    SchemaNotReady,
+    Unavailable,
+)
 
 UNIQUE_VIOLATION = "23505"
 FOREIGN_KEY_VIOLATION = "23503"
@@ -50,6 +57,8 @@ def infrastructure_error(exc: BaseException) -> DomainError | None:
 
 
 def _by_sqlstate(code: str) -> DomainError | None:
+    if code in LOST_PREPARED_STATEMENT:
+        return PoolerMismatch(POOLER_MISMATCH)
     if code.startswith(("08", "57P", "53")) or not code:
         return _lost()
     if code == "57014":

@@ -13,12 +13,14 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeAlias
 
 import asyncpg
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.expression import Executable
 
+from stackdeck.backend.db.connections import asyncpg_options, set_up_session
 from stackdeck.backend.db.listener import asyncpg_dsn
 from stackdeck.backend.errors import Unavailable
 from stackdeck.backend.metrics import current_metrics
@@ -83,17 +85,14 @@ class ReadPool:
 
     @classmethod
     async def open(cls, url: str, settings: Settings) -> ReadPool:
-        server_settings = {"application_name": "stackdeck"}
-        if settings.statement_timeout_ms:
-            server_settings["statement_timeout"] = str(settings.statement_timeout_ms)
         pool = await asyncpg.create_pool(
             asyncpg_dsn(url),
             # Connections open on first use: starting needs no database that answers.
             min_size=0,
             max_size=settings.read_pool_size,
-            timeout=settings.connect_timeout,
-            server_settings=server_settings,
+            init=partial(set_up_session, settings=settings),
             reset=_reset,
+            **asyncpg_options(settings),
         )
         return cls(pool, settings.pool_timeout)
 

@@ -13,9 +13,9 @@ from stackdeck.backend.db.models import Post
 from stackdeck.backend.errors import FieldError, InvalidInput, NotFound
 from stackdeck.backend.repositories.posts import PostsRepository
 from stackdeck.backend.schemas.posts import PostCreate, PostRead, PostUpdate
-from stackdeck.backend.services.idempotency import IdempotencyRequest
+from stackdeck.backend.services.idempotency import IdempotentWrite
 from stackdeck.backend.services.paging import split_page
-from stackdeck.backend.services.unit_of_work import UnitOfWork
+from stackdeck.backend.services.unit_of_work import Outcome, UnitOfWork
 
 
 def missing_author(exc: IntegrityError, user_id: int) -> Exception:
@@ -26,9 +26,7 @@ def missing_author(exc: IntegrityError, user_id: int) -> Exception:
 
 
 class PostsService:
-    def __init__(
-        self, session: AsyncSession, idempotency: IdempotencyRequest | None = None
-    ) -> None:
+    def __init__(self, session: AsyncSession, idempotency: IdempotentWrite | None = None) -> None:
         self.uow = UnitOfWork(session, idempotency)
         self.posts = PostsRepository(session)
 
@@ -47,7 +45,7 @@ class PostsService:
         return post
 
     async def create(self, data: PostCreate) -> PostRead:
-        async with self.uow.write("posts.create", "post") as outcome:
+        async def work(outcome: Outcome) -> PostRead:
             post = Post(
                 user_id=data.user_id, title=data.title, body=data.body, published=data.published
             )
@@ -56,11 +54,12 @@ class PostsService:
             except IntegrityError as exc:
                 raise missing_author(exc, data.user_id) from None
             outcome.entity_id = post.id
-            created = outcome.response = PostRead.model_validate(post)
-        return created
+            return PostRead.model_validate(post)
 
-    async def update(self, post_id: int, data: PostUpdate) -> Post:
-        async with self.uow.write("posts.update", "post") as outcome:
+        return await self.uow.write("posts.create", "post", work, PostRead)
+
+    async def update(self, post_id: int, data: PostUpdate) -> PostRead:
+        async def work(outcome: Outcome) -> PostRead:
             outcome.entity_id = post_id
             post = await self.posts.get(post_id)
             if post is None:
@@ -72,10 +71,14 @@ class PostsService:
             except StaleDataError:
                 # Deleted (or its author was) by a concurrent request since our read.
                 raise NotFound(f"post {post_id} does not exist") from None
-        return post
+            return PostRead.model_validate(post)
+
+        return await self.uow.write("posts.update", "post", work, PostRead)
 
     async def delete(self, post_id: int) -> None:
-        async with self.uow.write("posts.delete", "post") as outcome:
+        async def work(outcome: Outcome) -> None:
             outcome.entity_id = post_id
             if not await self.posts.delete(post_id):
                 raise NotFound(f"post {post_id} does not exist")
+
+        await self.uow.write("posts.delete", "post", work, type(None))

@@ -36,7 +36,7 @@ from stackdeck.backend.db.errors import UNIQUE_VIOLATION, sqlstate
 from stackdeck.backend.db.models.post import BODY_MAX
 from stackdeck.backend.errors import Conflict
 from stackdeck.backend.repositories.bulk import BulkRepository, text_field, text_field_bytes
-from stackdeck.backend.services.unit_of_work import UnitOfWork
+from stackdeck.backend.services.unit_of_work import Outcome, UnitOfWork
 
 # Rows per chunk (and per random generator). Part of what a seed means: changing it
 # changes the data a given --seed makes.
@@ -152,7 +152,8 @@ class SeedService:
             loop = asyncio.get_running_loop()
             names = loop.run_in_executor(worker, _Names, seed)
             texts = loop.run_in_executor(worker, _Texts, seed)
-            async with self.uow.write("users.seed", "user") as outcome:
+
+            async def work(outcome: Outcome) -> int:
                 # Decided before locking: holding readers out only pays when it is cheaper to
                 # build the indexes again than to maintain them for every row added.
                 rebuild = await self.bulk.approximate_rows() <= users + posts
@@ -184,6 +185,9 @@ class SeedService:
                     if sqlstate(exc) == UNIQUE_VIOLATION:
                         raise Conflict("an email the seed made exists already") from exc
                     raise
+                return first_id
+
+            first_id = await self.uow.write("users.seed", "user", work, int)
         return SeedResult(users, posts, first_id, time.perf_counter() - started)
 
 

@@ -1,29 +1,33 @@
 """The unit of work: every write commits whole or rolls back whole, and says which.
 
 A committed outcome is recorded in the same transaction as the data it describes; a
-rolled-back one in its own short transaction after the rollback. Services use `write()`
-and cannot forget either.
+rolled-back one in its own short transaction after the rollback. A write sent with an
+Idempotency-Key runs under its contract (claim, run, store the answer, or replay it) in that
+same transaction. Services hand `write()` their work and its result type, and cannot forget
+any of it: what the work returns is what gets stored and replayed.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
-from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stackdeck.backend.db.errors import infrastructure_error
 from stackdeck.backend.errors import DomainError
 from stackdeck.backend.metrics import current_metrics
-from stackdeck.backend.services.idempotency import IdempotencyRequest, Replayed, claim, remember
+from stackdeck.backend.services.idempotency import IdempotentWrite
 from stackdeck.backend.services.outcomes import OutcomeRecord, Result, record_outcome
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -33,7 +37,6 @@ class Outcome:
     operation: str
     entity: str | None = None
     entity_id: int | None = None
-    response: BaseModel | None = None  # what the write answers: kept for idempotent retries
 
 
 def _statements_so_far() -> int:
@@ -42,15 +45,22 @@ def _statements_so_far() -> int:
 
 
 class UnitOfWork:
-    def __init__(
-        self, session: AsyncSession, idempotency: IdempotencyRequest | None = None
-    ) -> None:
+    def __init__(self, session: AsyncSession, idempotency: IdempotentWrite | None = None) -> None:
         self.session = session
         self.idempotency = idempotency
 
-    @asynccontextmanager
-    async def write(self, operation: str, entity: str | None = None) -> AsyncIterator[Outcome]:
-        """Run the body in one transaction; the commit happens before this block exits."""
+    async def write(
+        self,
+        operation: str,
+        entity: str | None,
+        work: Callable[[Outcome], Awaitable[T]],
+        answers: type[T],
+    ) -> T:
+        """Run `work` in one transaction, committed before this returns; its result.
+
+        `answers` is the type of that result (`type(None)` for a write that answers no body):
+        a keyed retry gets the stored result back as one, without running `work` again.
+        """
         outcome = Outcome(operation, entity)
         started = time.perf_counter()
         statements_before = _statements_so_far()
@@ -70,16 +80,14 @@ class UnitOfWork:
 
         try:
             async with self.session.begin():
-                if self.idempotency is not None:
-                    await claim(self.session, self.idempotency)  # may replay instead
-                yield outcome
-                if self.idempotency is not None and outcome.response is not None:
-                    await remember(
-                        self.session, self.idempotency, outcome.response.model_dump_json()
+                if self.idempotency is None:
+                    answer, replayed = await work(outcome), False
+                else:
+                    answer, replayed = await self.idempotency.run(
+                        self.session, lambda: work(outcome), answers
                     )
-                await record_outcome(self.session, record("committed", None))
-        except Replayed:
-            raise  # nothing was written, nothing to record
+                if not replayed:  # a replay wrote nothing, so there is nothing to record
+                    await record_outcome(self.session, record("committed", None))
         except Exception as exc:
             error = exc if isinstance(exc, DomainError) else infrastructure_error(exc)
             reason = error.detail if error is not None else "internal error"
@@ -87,6 +95,7 @@ class UnitOfWork:
             if error is None or error is exc:
                 raise
             raise error from exc
+        return answer
 
     async def _record_rollback(self, record: OutcomeRecord) -> None:
         try:

@@ -19,9 +19,9 @@ from stackdeck.backend.repositories.posts import PostsRepository
 from stackdeck.backend.repositories.users import UserRows, UsersRepository
 from stackdeck.backend.schemas.transactions import BatchResult, UserBatch
 from stackdeck.backend.schemas.users import UserCreate, UserRead, UserUpdate, UserWithPosts
-from stackdeck.backend.services.idempotency import IdempotencyRequest
+from stackdeck.backend.services.idempotency import IdempotentWrite
 from stackdeck.backend.services.paging import split_page
-from stackdeck.backend.services.unit_of_work import UnitOfWork
+from stackdeck.backend.services.unit_of_work import Outcome, UnitOfWork
 
 
 def email_conflict(exc: IntegrityError, email: str | None) -> Exception:
@@ -103,14 +103,12 @@ class UserQueries:
 
 
 class UsersService:
-    def __init__(
-        self, session: AsyncSession, idempotency: IdempotencyRequest | None = None
-    ) -> None:
+    def __init__(self, session: AsyncSession, idempotency: IdempotentWrite | None = None) -> None:
         self.uow = UnitOfWork(session, idempotency)
         self.users = UsersRepository(session)
 
     async def create(self, data: UserCreate) -> UserRead:
-        async with self.uow.write("users.create", "user") as outcome:
+        async def work(outcome: Outcome) -> UserRead:
             user = User(name=data.name, email=data.email)
             try:
                 await self.users.add(user)
@@ -119,12 +117,14 @@ class UsersService:
             set_committed_value(user, "post_count", 0)
             set_committed_value(user, "posts", [])
             outcome.entity_id = user.id
-            created = outcome.response = UserRead.model_validate(user)
-        return created
+            return UserRead.model_validate(user)
 
-    async def update(self, user_id: int, data: UserUpdate) -> User:
+        return await self.uow.write("users.create", "user", work, UserRead)
+
+    async def update(self, user_id: int, data: UserUpdate) -> UserRead:
         changes = data.model_dump(exclude_unset=True)
-        async with self.uow.write("users.update", "user") as outcome:
+
+        async def work(outcome: Outcome) -> UserRead:
             outcome.entity_id = user_id
             user = await self.users.get(user_id, with_posts=True)
             if user is None:
@@ -141,11 +141,14 @@ class UsersService:
                 raise NotFound(f"user {user_id} does not exist") from None
             # The flush expires SQL-expression attributes; an update cannot change this one.
             set_committed_value(user, "post_count", post_count)
-        return user
+            return UserRead.model_validate(user)
+
+        return await self.uow.write("users.update", "user", work, UserRead)
 
     async def create_batch(self, batch: UserBatch) -> BatchResult:
         """All users and their posts in one transaction, or nothing at all."""
-        async with self.uow.write("users.batch", "user") as outcome:
+
+        async def work(outcome: Outcome) -> BatchResult:
             seen: dict[str, int] = {}
             for index, item in enumerate(batch.users):
                 key = item.email.lower()
@@ -166,12 +169,14 @@ class UsersService:
             ]
             await PostsRepository(self.users.session).insert_many(posts)
             outcome.entity_id = user_ids[0]
-            result = BatchResult(created=len(user_ids), user_ids=user_ids, post_count=len(posts))
-            outcome.response = result
-        return result
+            return BatchResult(created=len(user_ids), user_ids=user_ids, post_count=len(posts))
+
+        return await self.uow.write("users.batch", "user", work, BatchResult)
 
     async def delete(self, user_id: int) -> None:
-        async with self.uow.write("users.delete", "user") as outcome:
+        async def work(outcome: Outcome) -> None:
             outcome.entity_id = user_id
             if not await self.users.delete(user_id):
                 raise NotFound(f"user {user_id} does not exist")
+
+        await self.uow.write("users.delete", "user", work, type(None))

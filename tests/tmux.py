@@ -1,19 +1,20 @@
-"""A real terminal for tests: tmux on a private socket, killed at the end."""
+"""A real terminal for tests: tmux on a private socket, read as text.
+
+One session, "smoke", unless a test names others (two consoles side by side, say).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
-
-STACKDECK = Path(sys.executable).parent / "stackdeck"
 
 
 class Tmux:
@@ -26,15 +27,22 @@ class Tmux:
         )
         return result.stdout
 
-    def run(self, session: str, command: str, cwd: Path, env: dict[str, str]) -> None:
-        """A new session of its own running `command` in a 160x45 terminal."""
-        new = ["new-session", "-d", "-s", session, "-x", "160", "-y", "45", "-c", str(cwd)]
+    def start(
+        self, command: str, cwd: Path, env: Mapping[str, str], session: str = "smoke"
+    ) -> None:
+        """Run `command` in a 160x45 window; the shell records its exit status, then lingers
+        so the final screen can be read."""
+        window = ["-x", "160", "-y", "45", "-c", str(cwd)]
+        shell = f"{command}; echo exit=$?; sleep 30"
         subprocess.run(
-            ["tmux", "-L", self.socket, *new, command],
+            ["tmux", "-L", self.socket, "new-session", "-d", "-s", session, *window, shell],
             check=True,
-            env=env,
+            env=dict(env),
             timeout=10,
         )
+
+    def send(self, *keys: str, session: str = "smoke") -> None:
+        self("send-keys", "-t", session, *keys)
 
     def screen(self, session: str = "smoke") -> str:
         return self("capture-pane", "-p", "-t", session)
@@ -51,11 +59,11 @@ class Tmux:
                 raise AssertionError(f"screen not as expected within {within}s:\n{text}")
             time.sleep(0.2)
 
-    def keys(self, session: str, *keys: str) -> None:
-        self("send-keys", "-t", session, *keys)
+    def alive(self, session: str = "smoke") -> bool:
+        return session in self("list-sessions", "-F", "#{session_name}")
 
-    def process(self, session: str, name: str = "stackdeck") -> psutil.Process:
-        """The pane's process called `name` (the shell's child that runs the console)."""
+    def process(self, name: str, session: str = "smoke") -> psutil.Process:
+        """The process called `name` that the session's shell runs (the console, say)."""
         pane = psutil.Process(int(self("display-message", "-p", "-t", session, "#{pane_pid}")))
         for process in [pane, *pane.children(recursive=True)]:
             with contextlib.suppress(psutil.Error):
@@ -63,26 +71,18 @@ class Tmux:
                     return process
         raise AssertionError(f"no {name} process in tmux session {session}")
 
-    def alive(self, session: str = "smoke") -> bool:
-        return session in self("list-sessions", "-F", "#{session_name}")
 
-
-@contextlib.contextmanager
-def tmux_server() -> Iterator[Tmux]:
-    tmux = Tmux(f"stackdeck-test-{uuid.uuid4().hex[:8]}")
+@contextmanager
+def tmux_session() -> Iterator[Tmux]:
+    session = Tmux(f"stackdeck-test-{uuid.uuid4().hex[:8]}")
     try:
-        yield tmux
+        yield session
     finally:
-        tmux("kill-server")
+        session("kill-server")
 
 
-def console_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    """The environment of a new user: no STACKDECK_* settings but the data dir."""
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any STACKDECK_ setting, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STACKDECK_")}
-    env.update({"STACKDECK_DATA_DIR": str(data_dir), "TERM": "xterm-256color", **extra})
+    env.update({"TERM": "xterm-256color", **extra})
     return env
-
-
-def console_command() -> str:
-    # The shell records the exit status, then lingers so the final screen can be read.
-    return f"{STACKDECK}; echo exit=$?; sleep 60"
