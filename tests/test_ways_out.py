@@ -168,6 +168,36 @@ def test_serve_releases_postgres_when_signalled(
     assert_released(stackdeck_data_dir / "pgdata")
 
 
+# textual-serve handles SIGTERM on its own loop; SIGHUP reaches it as SIGTERM.
+@pytest.mark.parametrize(
+    "signum",
+    [pytest.param(signal.SIGTERM, marks=pytest.mark.slow), signal.SIGHUP],
+    ids=["SIGTERM", "SIGHUP"],
+)
+def test_web_releases_postgres_when_signalled(
+    stackdeck_data_dir: Path, tmp_path: Path, signum: signal.Signals
+) -> None:
+    port = free_port()
+    log_path = tmp_path / "web.log"
+    with log_path.open("w") as log:
+        web = stackdeck(
+            "web", "--port", str(port), data_dir=stackdeck_data_dir, stdout=log, stderr=log
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "the console at" not in log_path.read_text():
+            assert web.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        assert len(postmasters(stackdeck_data_dir / "pgdata")) == 1
+        web.send_signal(signum)
+        assert web.wait(30) == 0, log_path.read_text()
+    finally:
+        if web.poll() is None:
+            web.kill()
+            web.wait(10)
+    assert_released(stackdeck_data_dir / "pgdata")
+
+
 def test_serve_under_nohup_outlives_its_terminal_and_still_releases_on_sigterm(
     stackdeck_data_dir: Path, tmp_path: Path
 ) -> None:
