@@ -20,6 +20,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -57,16 +58,17 @@ _state = _State()
 
 
 @contextmanager
-def handle_signals() -> Iterator[None]:
+def handle_signals(even_if_ignored: tuple[int, ...] = ()) -> Iterator[None]:
     """Within the block, SIGTERM, SIGHUP and SIGINT raise `Signalled` in the main thread.
-    A signal ignored when the process started stays ignored (`nohup stackdeck serve &`)."""
+    A signal ignored when the process started stays ignored (`nohup stackdeck serve &`),
+    unless it is named in `even_if_ignored`."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signals belong to the main thread; its own handlers are in place
         return
     previous = {
         signum: signal.signal(signum, _handle)
         for signum in SIGNALS
-        if signal.getsignal(signum) is not signal.SIG_IGN
+        if signum in even_if_ignored or signal.getsignal(signum) is not signal.SIG_IGN
     }
     try:
         yield
@@ -78,8 +80,9 @@ def handle_signals() -> Iterator[None]:
 @contextmanager
 def divert(to: Callable[[int], bool]) -> Iterator[None]:
     """Within the block a signal calls `to(signum)` (which returns False when it cannot act,
-    and the signal then raises as usual) instead of raising."""
-    with handle_signals():
+    and the signal then raises as usual) instead of raising. SIGHUP is handled even when it
+    was ignored at start: a console cannot outlive its terminal."""
+    with handle_signals(even_if_ignored=(signal.SIGHUP,)):
         before, _state.diverted_to = _state.diverted_to, to
         try:
             yield
@@ -139,6 +142,29 @@ def _act(signum: int) -> None:
         return
     _state.stopping = True
     raise Signalled(signum)
+
+
+def watch_terminal(every: float = 1.0) -> None:
+    """A SIGHUP to this process when its terminal goes away. Closing a terminal signals its
+    session leader (the shell), and the shell passes it on only if it dies of it: a shell
+    that ignores SIGHUP leaves the programs it ran with a terminal that reads as empty."""
+    if not _has_terminal():
+        return  # nothing to lose (a pipe, a service)
+
+    def watch() -> None:
+        while _has_terminal():
+            time.sleep(every)
+        os.kill(os.getpid(), signal.SIGHUP)
+
+    threading.Thread(target=watch, name="stackdeck-terminal", daemon=True).start()
+
+
+def _has_terminal() -> bool:
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+    except OSError:
+        return False
+    return True
 
 
 def detach_from_terminal() -> None:

@@ -44,16 +44,19 @@ def console_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return clean_env(STACKDECK_DATA_DIR=str(data_dir), **extra)
 
 
-def open_console(tmux: Tmux, data_dir: Path, session: str, **env: str) -> str:
+def open_console(
+    tmux: Tmux, data_dir: Path, session: str, shell_first: str = "", **env: str
+) -> str:
     """Start `stackdeck` in its own tmux session; return the screen once users are listed."""
-    tmux.start(str(STACKDECK), data_dir.parent, console_env(data_dir, **env), session)
+    command = f"{shell_first}{STACKDECK}"
+    tmux.start(command, data_dir.parent, console_env(data_dir, **env), session)
     return tmux.wait_for(
         lambda s: "Migrations" in s and EMAIL.search(s) is not None, session=session
     )
 
 
 def quit_by(tmux: Tmux, session: str, way: str) -> None:
-    if way == "SIGHUP":  # the terminal closes
+    if way in ("SIGHUP", "terminal gone"):  # the terminal closes
         tmux("kill-session", "-t", session)
     elif way == "SIGTERM":
         tmux.process("stackdeck", session).terminate()
@@ -65,13 +68,17 @@ def quit_by(tmux: Tmux, session: str, way: str) -> None:
 
 @needs_tmux
 # `q` is the smoke test's way out (tests/tui/test_tmux_smoke.py).
+# "terminal gone": the shell ignores SIGHUP, so the console is never signalled; its
+# terminal simply ends.
 @pytest.mark.parametrize(
-    "way", ["SIGHUP", "SIGTERM", pytest.param("ctrl+c", marks=pytest.mark.slow)]
+    "way",
+    ["SIGHUP", "SIGTERM", "terminal gone", pytest.param("ctrl+c", marks=pytest.mark.slow)],
 )
 def test_console_releases_postgres_on_every_way_out(
     tmux: Tmux, stackdeck_data_dir: Path, way: str
 ) -> None:
-    open_console(tmux, stackdeck_data_dir, "one")
+    shell_first = "trap '' HUP; " if way == "terminal gone" else ""
+    open_console(tmux, stackdeck_data_dir, "one", shell_first)
     pgdata = stackdeck_data_dir / "pgdata"
     assert len(postmasters(pgdata)) == 1
     quit_by(tmux, "one", way)

@@ -38,9 +38,11 @@ def run_console(
         after_first_page=after_first_page,
         notice=notice,
     )
-    # SIGTERM, SIGHUP (the terminal closed) and SIGINT quit the app as q would without asking:
-    # the caller then stops the backend, which finishes or rolls back the writes in flight.
+    # SIGTERM, SIGHUP (the terminal closed, signalled or not) and SIGINT quit the app as q
+    # would, without asking: the caller then stops the backend, which finishes or rolls back
+    # the writes in flight.
     with exits.divert(partial(_quit, app)):
+        exits.watch_terminal()
         app.run()
     return app.return_code or 0
 
