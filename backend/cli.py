@@ -8,8 +8,10 @@ import gc
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from stackdeck import __version__
 from stackdeck.backend import exits
 from stackdeck.backend.cli_migrate import add_migrate_parser, migrate
 
@@ -19,11 +21,12 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
 
     from stackdeck.backend.settings import Settings
+    from stackdeck.tui.config import Config
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, code: int = 2) -> int:
     print(f"stackdeck: error: {message}", file=sys.stderr)
-    return 2
+    return code
 
 
 def _settings_error(exc: ValidationError) -> str:
@@ -44,7 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="A terminal console for an async FastAPI + SQLAlchemy + PostgreSQL backend.",
         epilog="Settings also come from STACKDECK_* environment variables and a .env file.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="the console's config file (default STACKDECK_CONFIG, else "
+        "~/.config/stackdeck/config.toml)",
+    )
     console = parser.add_argument_group("the console (no COMMAND)")
+    console.add_argument("--profile", help="open this [profiles.NAME] of the config file")
     console.add_argument("--api-url", help="run the console alone against this backend")
     console.add_argument("--token", help="bearer token for --api-url (default STACKDECK_API_TOKEN)")
     console.add_argument(
@@ -63,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", help="address to bind (default 127.0.0.1, or STACKDECK_HOST)")
     serve.add_argument("--port", type=int, help="port to bind (default 8000, or STACKDECK_PORT)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="processes serving the port, each with its own pools (default 1, or "
+        "STACKDECK_WORKERS); see the README for the connections they need",
+    )
     serve.add_argument(
         "--database-url",
         help="PostgreSQL URL (default STACKDECK_DATABASE_URL; unset: embedded PostgreSQL)",
@@ -88,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--api-url", help="the backend the consoles use (default: one started here)")
     web.add_argument("--read-only", action="store_true", help="consoles without the write keys")
     add_migrate_parser(commands)
+    commands.add_parser(
+        "config",
+        help="print the config file's path and the settings in effect",
+        description="Print the console's config file path, then the settings in effect as "
+        "TOML (every binding id with its key; tokens masked as ***).",
+    )
     seed = commands.add_parser(
         "seed",
         help="fill the database with realistic users and posts (COPY, one transaction)",
@@ -108,7 +131,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
 
     overrides = {
         key: value
-        for key in ("host", "port", "database_url", "data_dir")
+        for key in ("host", "port", "workers", "database_url", "data_dir")
         if (value := getattr(args, key, None)) is not None
     }
     return Settings(**overrides)
@@ -123,11 +146,21 @@ def serve(settings: Settings, log_level: str = "info") -> int:
     try:
         with database_for(settings) as resolved:
             url = resolved.database_url_value() or ""
+            workers = f", {resolved.workers} workers" if resolved.workers > 1 else ""
             print(
                 f"stackdeck: serving http://{resolved.host}:{resolved.port} "
-                f"(database {mask_url(url)})",
+                f"(database {mask_url(url)}{workers})",
                 file=sys.stderr,
             )
+            if resolved.workers > 1:
+                # The supervisor handles the signals; the embedded PostgreSQL is released
+                # when the block ends, after every worker has stopped.
+                from stackdeck.backend.workers import run as run_workers
+
+                if not run_workers(resolved, log_level):
+                    # uvicorn's exit code for a server that failed to start
+                    return _fail("a worker could not start; see the log above", 3)
+                return 0
             # uvicorn shuts down gracefully on SIGTERM/SIGINT (and SIGHUP, see exits), then
             # re-raises the signal: a normal exit from here on, releasing the embedded server.
             with contextlib.suppress(KeyboardInterrupt):
@@ -164,6 +197,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _main(parser, args)
 
 
+def read_console_config(explicit: str | None) -> tuple[Path, Config | None]:
+    """The config file's path and contents (None: no file at the default path).
+    ConfigError: one line per mistake; a path given by --config or STACKDECK_CONFIG must exist."""
+    from stackdeck.tui.config import ConfigError, config_path, default_path
+
+    path = config_path(explicit)
+    if not path.is_file():
+        if path != default_path():
+            raise ConfigError([f"{path}: no such file (from --config or STACKDECK_CONFIG)"])
+        return path, None
+    from stackdeck.tui.main import read_config  # the console's themes and binding ids
+
+    return path, read_config(path)
+
+
+def show_config(explicit: str | None) -> int:
+    from stackdeck.tui.config import Config, ConfigError
+    from stackdeck.tui.main import show_config as lines_of
+
+    try:
+        path, config = read_console_config(explicit)
+    except ConfigError as error:
+        return _fail_lines(error.lines)
+    print("\n".join(lines_of(path, config or Config())))
+    return 0
+
+
+def _fail_lines(lines: list[str]) -> int:
+    for line in lines:
+        _fail(line)
+    return 2
+
+
 def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     # Every way out runs the `finally` blocks that release what a command started.
     with exits.handle_signals():
@@ -177,6 +243,8 @@ def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    if args.command == "config":
+        return show_config(args.config)
     try:
         settings = load_settings(args)
     except ValidationError as exc:
@@ -200,10 +268,23 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def console(args: argparse.Namespace, settings: Settings) -> int:
-    """The default: the console, on the embedded backend unless --api-url is given."""
+    """The default: the console, on the embedded backend unless --api-url or --profile."""
     from stackdeck.backend.db.embedded import EmbeddedDatabaseError
     from stackdeck.backend.launcher import BackendThread, LauncherError
+    from stackdeck.tui.config import Config, ConfigError, pick_profile, profile_token
 
+    # A broken file stops here, before anything starts: one line per mistake, exit 2.
+    try:
+        path, config = read_console_config(args.config)
+        if args.profile is not None:
+            if args.api_url or args.token:
+                return _fail("--profile names its own backend: drop --api-url and --token")
+            profile = pick_profile(path, config or Config(), args.profile)
+            args.api_url = profile.api_url
+            args.token = profile_token(path, args.profile, profile)
+            args.read_only = args.read_only or profile.read_only
+    except ConfigError as problem:
+        return _fail_lines(problem.lines)
     if args.api_url:
         from stackdeck.tui.main import run_console
 
@@ -213,6 +294,9 @@ def console(args: argparse.Namespace, settings: Settings) -> int:
             token=args.token or token,
             read_only=args.read_only,
             after_first_page=_collect_after_launch,
+            config=config,
+            config_path=path,
+            profile=args.profile,
         )
     backend = BackendThread(settings.model_copy(update={"port": 0}))
     try:
@@ -233,6 +317,8 @@ def console(args: argparse.Namespace, settings: Settings) -> int:
             read_only=args.read_only,
             starting=starting,
             after_first_page=_collect_after_launch,
+            config=config,
+            config_path=path,
             notice=lambda: backend.notice,
         )
     finally:

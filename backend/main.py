@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from stackdeck.backend.api import API_PREFIX, health, migrations, posts, transactions, users
 from stackdeck.backend.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from stackdeck.backend.api.problems import install_problem_handlers, install_problem_openapi
+from stackdeck.backend.api.read_your_writes import install_commit_lsn_openapi
 from stackdeck.backend.api.security import OPEN_PATHS, SecurityMiddleware
 from stackdeck.backend.db.connections import PoolerCheck
 from stackdeck.backend.db.embedded import EmbeddedPostgres
@@ -24,7 +25,6 @@ from stackdeck.backend.services.idempotency import purge_periodically
 from stackdeck.backend.services.migrations import MigrationsService
 from stackdeck.backend.services.outcomes import CHANNEL
 from stackdeck.backend.services.transactions import event_from_payload
-from stackdeck.backend.services.users import UserQueries
 from stackdeck.backend.settings import Settings, mask_url
 
 log = logging.getLogger("stackdeck")
@@ -48,13 +48,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(url, settings)
         app.state.engine = engine
         app.state.sessions = create_sessionmaker(engine)
-        app.state.reads = reads = await ReadPool.open(url, settings)
-        app.state.user_queries = UserQueries(reads)
+        read_url = settings.read_database_url_value()
+        app.state.reads = reads = await ReadPool.open(url, settings, read_url)
         app.state.migrations = MigrationsService(
             engine, lock_timeout_ms=settings.statement_timeout_ms or 15_000
         )
         app.state.database_url = mask_url(url)
         log.info("database: %s", app.state.database_url)
+        if read_url is not None:
+            log.info("reads: on the standby %s", mask_url(read_url))
         hub = EventHub(settings.stream_queue_size)
         listener = Listener(
             # LISTEN holds a session: never through a transaction pooler.
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX)
     install_problem_handlers(app)
     install_problem_openapi(app, OPEN_PATHS)
+    install_commit_lsn_openapi(app)
     # Added last is outermost: the request context wraps everything, errors included.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(

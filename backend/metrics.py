@@ -15,6 +15,7 @@ class RequestMetrics:
     request_id: str
     statements: int = 0
     db_seconds: float = 0.0
+    commit_lsn: str | None = None  # the primary's WAL position after this request's write
 
     def server_timing(self) -> str:
         return f'db;dur={self.db_seconds * 1000:.1f};desc="{self.statements} statements"'

@@ -3,7 +3,7 @@
 On SIGTERM or SIGINT uvicorn stops accepting connections and waits for open ones; an SSE
 stream never ends by itself, so it would hold the shutdown until the graceful timeout.
 This server ends every stream at once (clients resume elsewhere with Last-Event-ID) and
-lets in-flight requests finish.
+lets in-flight requests finish. SIGHUP (the terminal closed) shuts down the same way.
 
 A server process also takes the objects it built at start-up (modules, the app, the
 engine: about a million of them) out of the cyclic collector's reach once it is up, so a
@@ -13,10 +13,14 @@ full collection under load scans only what requests allocate.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import signal
 import socket
 import threading
+from collections.abc import Iterator
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -42,6 +46,23 @@ class GracefulServer(uvicorn.Server):
         if self.started:
             self.ready.set()
 
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn captures SIGINT and SIGTERM; a closed terminal sends SIGHUP, whose default
+        # would kill the process mid-request. Like uvicorn's, the handler is only for the
+        # main thread, and the signal is raised again once the server has stopped.
+        with super().capture_signals():
+            if threading.current_thread() is not threading.main_thread() or not hasattr(
+                signal, "SIGHUP"
+            ):
+                yield
+                return
+            previous = signal.signal(signal.SIGHUP, self.handle_exit)
+            try:
+                yield
+            finally:
+                signal.signal(signal.SIGHUP, previous)
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
         self.end_streams()
@@ -54,9 +75,14 @@ class GracefulServer(uvicorn.Server):
             loop.call_soon_threadsafe(hub.close_all)
 
 
-def serve(app: FastAPI, host: str, port: int, log_level: str = "info") -> None:
-    config = uvicorn.Config(
-        app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10
+def server_config(app: Any, host: str, port: int, log_level: str, **options: Any) -> uvicorn.Config:
+    """uvicorn's options for `stackdeck serve`, with one worker or several."""
+    return uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10, **options
     )
+
+
+def serve(app: FastAPI, host: str, port: int, log_level: str = "info") -> None:
+    config = server_config(app, host, port, log_level)
     # One process serving one app: what it built at start-up lives until it exits.
     GracefulServer(config, app, freeze_heap=True).run()

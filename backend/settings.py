@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+MAX_WORKERS = 64
 _SYNC_DRIVERS = {"psycopg2", "pg8000", "psycopg", "psycopg2cffi", "pygresql", "py-postgresql"}
 
 
@@ -84,6 +85,15 @@ class Settings(BaseSettings):
         description="'transaction' when database_url is a transaction pooler (PgBouncer in "
         "transaction mode, RDS Proxy, Supavisor): no state outlives a transaction",
     )
+    read_database_url: SecretStr | None = Field(
+        default=None,
+        description="a streaming standby for reads; unset means reads go to the primary",
+    )
+    # Past this lag the standby's answers are too old to give: reads go to the primary.
+    replica_max_lag_ms: int = Field(default=5_000, ge=0)
+    # How long a read with X-Stackdeck-Min-LSN waits for the standby to replay that far
+    # before the primary answers it instead.
+    replica_wait_ms: int = Field(default=1_000, ge=0)
     data_dir: Path = Field(
         default_factory=lambda: platformdirs.user_data_path("stackdeck"),
         description="where the embedded PostgreSQL keeps its data",
@@ -99,6 +109,10 @@ class Settings(BaseSettings):
         description="Host names accepted besides 127.0.0.1, localhost and ::1 (comma-separated)",
     )
     port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(
+        default=1,
+        description="`stackdeck serve` processes sharing the port; each has its own pools",
+    )
     # Overflow connections are closed as soon as the pool's slots are full again, so under
     # steady load beyond pool_size they are opened and closed over and over (and prepare
     # their statements anew): the default is one fixed pool, ample for two cores.
@@ -118,13 +132,21 @@ class Settings(BaseSettings):
         default=1000, ge=1, description="events a slow stream subscriber may lag before resync"
     )
 
-    @field_validator("database_url", "direct_database_url", mode="before")
+    @field_validator("database_url", "direct_database_url", "read_database_url", mode="before")
     @classmethod
     def _normalize_url(cls, value: object, info: ValidationInfo) -> object:
         if value is None or value == "":
             return None
         raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
         return normalize_database_url(raw, f"STACKDECK_{str(info.field_name).upper()}")
+
+    @field_validator("workers")
+    @classmethod
+    def _sane_workers(cls, value: int) -> int:
+        # Each worker opens its own pools: a typo like 100 would exhaust max_connections.
+        if not 1 <= value <= MAX_WORKERS:
+            raise ConfigError(f"must be from 1 to {MAX_WORKERS}, not {value}")
+        return value
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod
@@ -155,3 +177,6 @@ class Settings(BaseSettings):
         if self.direct_database_url is not None:
             return self.direct_database_url.get_secret_value()
         return self.database_url_value()
+
+    def read_database_url_value(self) -> str | None:
+        return self.read_database_url.get_secret_value() if self.read_database_url else None

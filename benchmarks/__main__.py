@@ -338,6 +338,28 @@ def http_figures(
     return figures
 
 
+def standby_figures(
+    cluster: PgCluster, database_url: str, logs: Path, users: int, quick: bool
+) -> list[Figure]:
+    name = "GET /users/{id} req/s served by the standby vs by the primary"
+    if cluster.embedded is None:
+        return [Figure(name, 0, "", "-", None, "external server: no standby made")]
+    primary, standby = topology.on_standby(cluster, database_url, logs, users, quick)
+    failed = sum(r.non_2xx + r.errors for r in (primary, standby))
+    ratio = standby.rps / primary.rps
+    return [
+        Figure(
+            f"{name} ({primary.rps:.0f}/s)",
+            ratio,
+            "x",
+            ">= 0.8, no failed request",
+            ratio >= 0.8 and not failed,
+            f"{standby.rps:.0f}/s, p99 {standby.p99_ms:.1f} ms vs {primary.p99_ms:.1f} ms"
+            + (f"; {failed} failed" if failed else ""),
+        )
+    ]
+
+
 def topology_figures(
     cluster: PgCluster, server_url: str, database_url: str, logs: Path, users: int, quick: bool
 ) -> list[Figure]:
@@ -352,6 +374,35 @@ def topology_figures(
             at_least=0.5,
             detail=f"{bounced.rps:.0f}/s, p99 {bounced.p99_ms:.1f} ms vs {direct.p99_ms:.1f} ms"
             + (f"; {failed} failed" if (failed := bounced.non_2xx + bounced.errors) else ""),
+        )
+    ]
+
+
+def workers_figures(
+    server_url: str, database_url: str, logs: Path, users: int, quick: bool
+) -> list[Figure]:
+    """Reads by id from `serve --workers 2` against the one-process backend, taking turns."""
+    seconds, repetitions = (3.0, 2) if quick else (10.0, 3)
+    by_id = "/api/v1/users/{id}"
+    one = http.Target("1 worker", server_url)
+    with backend(database_url, logs, args=("--workers", "2")) as server:
+        two = http.Target("2 workers", server.url)
+        read = http.measure(
+            {t.name: (t, by_id) for t in (one, two)}, seconds, repetitions, (1, users)
+        )
+    ratio = read[two.name].rps / read[one.name].rps
+    failed = sum(r.non_2xx + r.errors for r in read.values())
+    # On two cores wrk and PostgreSQL share them with the workers; more cores, more gain.
+    goal = 1.3
+    return [
+        Figure(
+            f"GET /users/{{id}} req/s, --workers 2 vs --workers 1 ({read[one.name].rps:.0f}/s)",
+            ratio,
+            "x",
+            f">= {goal:g}, no failed request",
+            ratio >= goal and not failed,
+            f"{read[two.name].rps:.0f}/s; p99 {read[two.name].p99_ms:.1f} vs "
+            f"{read[one.name].p99_ms:.1f} ms" + (f"; {failed} failed requests" if failed else ""),
         )
     ]
 
@@ -395,11 +446,13 @@ def main() -> int:
             # autovacuum is about to rescan beside the load generator.
             ("vacuum", lambda: vacuum_figures(url)),
             ("HTTP", lambda: http_figures(server.url, url, Path(logs), users, args.quick)),
+            ("workers", lambda: workers_figures(server.url, url, Path(logs), users, args.quick)),
             ("round trips", lambda: round_trip_figures(cluster, url, Path(logs))),
             (
                 "topology",
                 lambda: topology_figures(cluster, server.url, url, Path(logs), users, args.quick),
             ),
+            ("standby", lambda: standby_figures(cluster, url, Path(logs), users, args.quick)),
             ("stream", lambda: stream_figures(f"{server.url}/api/v1", args.quick)),
             ("soak", lambda: soak_figures(url, Path(logs), args.quick)),
         ]

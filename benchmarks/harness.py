@@ -32,10 +32,13 @@ def database() -> Iterator[tuple[PgCluster, str]]:
 
 @contextmanager
 def backend(
-    database_url: str, log_dir: Path, env: dict[str, str] | None = None
+    database_url: str,
+    log_dir: Path,
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
 ) -> Iterator[Backend]:
     settings = {"STACKDECK_DATABASE_URL": database_url, **(env or {})}
-    with backend_process(log_dir, "--log-level", "warning", env=settings) as server:
+    with backend_process(log_dir, "--log-level", "warning", *args, env=settings) as server:
         yield server
 
 

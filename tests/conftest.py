@@ -26,6 +26,7 @@ from stackdeck.backend.main import create_app
 from stackdeck.backend.settings import Settings
 from tests.helpers import asgi_client, uvicorn_serving
 from tests.pg import PgCluster, create_migrated_template, start_cluster
+from tests.standby import StandbyServer, make_standby
 from tests.support.embedded import embedded_data_dir, wait_until_stopped
 
 
@@ -36,6 +37,10 @@ def pytest_configure(config: pytest.Config) -> None:
     root = Path(tempfile.gettempdir()) / f"stackdeck-tests-{checkout}"
     root.mkdir(exist_ok=True)
     os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", str(root))
+    # The console reads the user's config file: the tests (and the consoles they start in
+    # tmux) get an empty config dir of their own, never the developer's theme or keymap.
+    os.environ.pop("STACKDECK_CONFIG", None)
+    os.environ["XDG_CONFIG_HOME"] = str(root / "config-home")
 
 
 @contextmanager
@@ -72,6 +77,22 @@ def template_db(pg: PgCluster) -> Iterator[str]:
     name = asyncio.run(create_migrated_template(pg))
     yield name
     asyncio.run(pg.drop_database(name))
+
+
+@pytest.fixture(scope="session")
+def standby(pg: PgCluster, template_db: str) -> Iterator[StandbyServer]:
+    """One streaming standby of the session's server, for the whole session.
+
+    Made after the template, though any database created later on the primary reaches it
+    too, once replayed.
+    """
+    if pg.embedded is None:
+        pytest.skip("the standby is made with the embedded server's binaries and data dir")
+    server = make_standby(pg.embedded)
+    try:
+        yield server
+    finally:
+        server.remove()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -45,9 +46,12 @@ def wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 60.0
 
 @contextmanager
 def backend_process(
-    log_dir: Path, *args: str, env: dict[str, str] | None = None
+    log_dir: Path, *args: str, env: dict[str, str] | None = None, own_group: bool = False
 ) -> Iterator[Backend]:
-    """Run `stackdeck serve` on a free loopback port; SIGTERM it (then SIGKILL) at the end."""
+    """Run `stackdeck serve` on a free loopback port; SIGTERM it (then SIGKILL) at the end.
+
+    `own_group`: in a process group of its own, as a terminal's job is (signal it with
+    os.killpg); whatever is left of the group at the end is killed, workers included."""
     port = free_port()
     log_path = log_dir / f"backend-{port}.log"
     with log_path.open("w") as log_file:
@@ -58,6 +62,7 @@ def backend_process(
             stderr=subprocess.STDOUT,
             text=True,
             env={**os.environ, **(env or {})},
+            start_new_session=own_group,
         )
     backend = Backend(process, f"http://127.0.0.1:{port}", log_path)
     try:
@@ -65,6 +70,9 @@ def backend_process(
         yield backend
     finally:
         stop(process)
+        if own_group:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 def stop(process: subprocess.Popen[str], timeout: float = 15.0) -> int:

@@ -20,6 +20,7 @@ class Subscriber:
     last_event_id: int | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
+    worker: str | None = None  # the X-Stackdeck-Worker that serves the stream, if any
     _task: asyncio.Task[None] | None = None
 
     def start(self) -> Subscriber:
@@ -33,6 +34,7 @@ class Subscriber:
         async with aconnect_sse(
             self.client, "GET", "/transactions/stream", headers=headers, timeout=None
         ) as source:
+            self.worker = source.response.headers.get("x-stackdeck-worker")
             async for sse in source.aiter_sse():
                 if not sse.data:  # the first message: subscribed, nothing will be missed
                     assert sse.retry == 2000

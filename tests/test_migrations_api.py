@@ -179,7 +179,7 @@ async def test_each_run_is_an_outcome_in_the_log_and_on_the_stream(
     newest = await fetch(database_url, "SELECT coalesce(max(id), 0) AS id FROM transaction_log")
     stream = cast(
         AsyncGenerator[LogEvent | None, None],
-        TransactionStream(app.state.sessions, app.state.events, newest[0]["id"]).events(),
+        TransactionStream(app.state.reads, app.state.events, newest[0]["id"]).events(),
     )
     seen: list[str] = []
 

@@ -111,3 +111,11 @@ def test_cli_help_explains_every_serve_option() -> None:
     assert result.returncode == 0
     for option in ("--host", "--port", "--database-url", "--data-dir"):
         assert option in result.stdout
+
+
+def test_the_read_database_url_is_normalised_and_refused_like_the_database_url() -> None:
+    settings = Settings(_env_file=None, read_database_url="postgres://u:p@standby/app")
+    assert settings.read_database_url_value() == "postgresql+asyncpg://u:p@standby/app"
+    assert "p@standby" not in repr(settings)
+    with pytest.raises(ValidationError, match=r"STACKDECK_READ_DATABASE_URL uses the sync driver"):
+        Settings(_env_file=None, read_database_url="postgresql+psycopg2://u:p@standby/app")

@@ -8,18 +8,23 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
+from typing import Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Grid
 from textual.dom import DOMNode
 from textual.events import Resize
+from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Tab, Tabs
+from textual.scroll_view import ScrollView
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Header, Tab, Tabs
 from textual.worker import WorkerCancelled, WorkerFailed
 
-from stackdeck.tui.client import SCHEMA_NOT_READY, ApiClient, ApiError, RequestRecord
+from stackdeck.tui.client import SCHEMA_NOT_READY, ApiClient, ApiError, RequestRecord, api_base
+from stackdeck.tui.config import Config, ConfigError, default_path, profile_token
 from stackdeck.tui.screens.confirm import ConfirmScreen
 from stackdeck.tui.screens.help import HelpScreen
 from stackdeck.tui.screens.migration import MigrationScreen
@@ -49,22 +54,35 @@ class StackdeckApp(TypeAheadApp[None]):
             for name in ("pane", "banner", "users_pane", "transactions_pane", "migrations_pane")
         ),
     ]
+    # Each binding's id is its name in the config file's [keymap]; the same id on a pane
+    # (new_user, new_post) moves the pane's key with the app's.
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
-        # The reflex of every terminal user: the same quit as q (which asks while a write runs).
+        Binding("q", "quit", "Quit", id="quit"),
+        # The reflex of every terminal user: the same quit as q (which asks while a write
+        # runs). No id: a keymap that moves quit leaves ctrl+c where every terminal has it.
         Binding("ctrl+c", "quit", "Quit", show=False),
-        Binding("r", "refresh", "Refresh"),
-        Binding("n", "new_user", "New user"),
-        Binding("p", "new_post", "New post"),
-        Binding("b", "batch_demo", "Demo batch"),
-        Binding("m", "upgrade", "Migrate"),
-        Binding("d", "downgrade", "Downgrade"),
-        Binding("l", "request_log", "Requests"),
-        Binding("question_mark", "help", "Help"),
+        Binding("r", "refresh", "Refresh", id="refresh"),
+        Binding("n", "new_user", "New user", id="new_user"),
+        Binding("p", "new_post", "New post", id="new_post"),
+        Binding("b", "batch_demo", "Demo batch", id="batch_demo"),
+        Binding("m", "upgrade", "Migrate", id="migrate"),
+        Binding("d", "downgrade", "Downgrade", id="downgrade"),
+        Binding("l", "request_log", "Requests", id="request_log"),
+        Binding("question_mark", "help", "Help", id="help"),
+        # `vim = true` only (check_action): the arrows' twins, gg and G in any pane.
+        Binding("j", "vim_key('down')", "Down", show=False, id="vim_down"),
+        Binding("k", "vim_key('up')", "Up", show=False, id="vim_up"),
+        Binding("h", "vim_key('left')", "Left", show=False, id="vim_left"),
+        Binding("l", "vim_key('right')", "Right", show=False, id="vim_right"),
+        Binding("g", "vim_top", "Top (press twice)", show=False, id="vim_top"),
+        Binding("G", "vim_bottom", "Bottom", show=False, id="vim_bottom"),
     ]
     # Actions that write: hidden, disabled and refused by the client in read-only mode.
     WRITE_ACTIONS = frozenset({"new_user", "new_post", "batch_demo", "upgrade", "downgrade"})
     MAIN_SCREEN_ACTIONS = WRITE_ACTIONS | {"refresh", "request_log", "help"}
+    VIM_ACTIONS = frozenset({"vim_key", "vim_top", "vim_bottom"})
+
+    vim: var[bool] = var(False, bindings=True)  # the config file's `vim = true`
 
     def __init__(
         self,
@@ -75,14 +93,27 @@ class StackdeckApp(TypeAheadApp[None]):
         health_every: float = HEALTH_EVERY,
         starting: Future[str] | None = None,
         after_first_page: Callable[[], None] | None = None,
+        config: Config | None = None,
+        config_path: Path | None = None,
+        profile: str | None = None,
         notice: Callable[[], str | None] | None = None,
     ) -> None:
         """`starting`, when given, is the backend still starting in this process: the console
         draws itself meanwhile and loads once it resolves (to the masked database URL), then
         shows `notice()`, if any, once (the embedded server is shared, or was taken over).
-        `after_first_page` is called once the first users page (or its error) is on screen."""
+        `after_first_page` is called once the first users page (or its error) is on screen.
+        `config` is the config file's (theme, keys, profiles); `profile` the one opened."""
         super().__init__()
+        self.config = config or Config()
+        self.config_path = config_path
+        self.profile = profile
+        self.keymap = self.config.effective_keymap()
+        self._armed_at: int | None = None  # the key press that armed gg's first g
+        self._presses = 0
         self.client = client
+        self._start = (client, profile)  # the palette can come back to it
+        self._start_database = database_label
+        self._health_timer: Timer | None = None
         self.starting = starting
         self.after_first_page = after_first_page
         self.notice = notice
@@ -91,11 +122,18 @@ class StackdeckApp(TypeAheadApp[None]):
         self.health_every = health_every
         self.backend_down = False
         self.schema_state = "?"
+        self.replica_state: str | None = None  # only when the backend reads from a standby
         self._schema_from_health = False
-        self.users = UsersPane(client)
-        self.posts = PostsPane(client)
-        self.transactions = TransactionsPane(client)
-        self.migrations = MigrationsPane(client)
+        self._make_panes()
+        if self.config.theme:
+            self.theme = self.config.theme
+
+    def _make_panes(self) -> None:
+        self.users = UsersPane(self.client)
+        self.posts = PostsPane(self.client)
+        self.transactions = TransactionsPane(self.client)
+        self.migrations = MigrationsPane(self.client)
+        self.users.vim = self.vim
 
     # -- layout ---------------------------------------------------------------------------------
 
@@ -116,6 +154,8 @@ class StackdeckApp(TypeAheadApp[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.set_keymap(self.keymap)
+        self.vim = self.config.vim
         self._show_connection()
         self.client.listeners.append(self._on_request)
         self.users.table.focus()
@@ -127,7 +167,8 @@ class StackdeckApp(TypeAheadApp[None]):
 
     def _connected(self) -> None:
         self.load_users_first()
-        self.set_interval(self.health_every, self.check_health)
+        if self._health_timer is None:
+            self._health_timer = self.set_interval(self.health_every, self.check_health)
 
     @work(group="startup")
     async def load_users_first(self) -> None:
@@ -195,10 +236,13 @@ class StackdeckApp(TypeAheadApp[None]):
             pane.query("DataTable, RichLog").first().focus()
 
     def _show_connection(self) -> None:
-        parts = [self.api_label]
+        parts = [f"profile {self.profile}"] if self.profile else []
+        parts.append(self.api_label)
         if self.database_label:
             parts.append(self.database_label)
         parts.append("starting the backend…" if self.starting else f"schema {self.schema_state}")
+        if self.replica_state is not None:
+            parts.append(self.replica_state)
         if self.client.read_only:
             parts.append("READ-ONLY")
         self.sub_title = " · ".join(parts)
@@ -231,6 +275,7 @@ class StackdeckApp(TypeAheadApp[None]):
             health = await self.client.health()
         except ApiError:
             return  # _on_request has started the recovery if nobody answered
+        self._set_replica_state(health)
         schema = health.get("schema")
         if isinstance(schema, dict):
             self._schema_from_health = True
@@ -242,6 +287,18 @@ class StackdeckApp(TypeAheadApp[None]):
                 self._set_schema_state("behind head — press m")
         elif health.get("database") == "down":
             self._set_schema_state("? (database down)")
+
+    def _set_replica_state(self, health: dict[str, Any]) -> None:
+        replica = health.get("replica")
+        state = None
+        if isinstance(replica, str):
+            lag = health.get("replica_lag_ms")
+            state = f"replica {replica}"
+            if replica == "lagging" and isinstance(lag, (int, float)):
+                state += f" {lag / 1000:.1f} s"
+        if state != self.replica_state:
+            self.replica_state = state
+            self._show_connection()
 
     @work(exclusive=True, group="recover")
     async def recover(self, detail: str) -> None:
@@ -305,7 +362,41 @@ class StackdeckApp(TypeAheadApp[None]):
     # -- keys -----------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.VIM_ACTIONS:
+            return self.vim
         return not (action in self.WRITE_ACTIONS and self.client.read_only)
+
+    def watch_vim(self, vim: bool) -> None:
+        self.users.vim = vim
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            self._presses += 1  # gg: two presses in a row, nothing between them
+        await super().on_event(event)
+
+    def action_vim_key(self, key: str) -> None:
+        """j/k/h/l: exactly what the arrow key does where the focus is."""
+        self.simulate_key(key)
+
+    def action_vim_top(self) -> None:
+        """gg: the first g arms, a second one straight after goes to the top; any other key
+        in between disarms it."""
+        if self._armed_at is None or self._armed_at != self._presses - 1:
+            self._armed_at = self._presses
+            return
+        self._armed_at = None
+        self._vim_jump(top=True)
+
+    def action_vim_bottom(self) -> None:
+        self._vim_jump(top=False)
+
+    def _vim_jump(self, *, top: bool) -> None:
+        if self._focused_pane() is self.users:
+            self.users.action_first() if top else self.users.action_last()
+        elif isinstance(focused := self.focused, DataTable):
+            focused.action_scroll_top() if top else focused.action_scroll_bottom()
+        elif isinstance(focused, ScrollView):
+            focused.scroll_home(animate=False) if top else focused.scroll_end(animate=False)
 
     def action_refresh(self) -> None:
         self.refresh_all()
@@ -360,8 +451,13 @@ class StackdeckApp(TypeAheadApp[None]):
     # -- the command palette: every binding, from the bindings themselves -----------------------
 
     def _bindings_of(self, node: DOMNode) -> Iterator[tuple[DOMNode, Binding]]:
+        """The node's bindings with the keys the keymap gave them."""
         for binding in node.BINDINGS:
             if not isinstance(binding, Binding):
+                continue
+            if binding.id in self.keymap:
+                binding = binding.with_key(self.keymap[binding.id], key_display=None)
+            if binding.action.split("(")[0] in self.VIM_ACTIONS and not self.vim:
                 continue
             # Read-only rules only: the palette itself is a modal screen.
             if binding.action in self.WRITE_ACTIONS and self.client.read_only:
@@ -374,7 +470,7 @@ class StackdeckApp(TypeAheadApp[None]):
         yield from super().get_system_commands(screen)
         for node in [self, *self.panes]:
             for owner, binding in self._bindings_of(node):
-                if binding.action in ("quit", "help"):
+                if binding.action in ("quit", "help") or not binding.show:
                     continue
                 where = "" if owner is self else f" ({owner.id})"
                 yield SystemCommand(
@@ -382,3 +478,64 @@ class StackdeckApp(TypeAheadApp[None]):
                     f"key {binding.key}",
                     partial(self.run_action, binding.action, owner),
                 )
+        for name, profile in sorted(self.config.profiles.items()):
+            if name != self.profile:
+                mode = "read-only" if profile.read_only else "read-write"
+                yield SystemCommand(
+                    f"Profile: {name}",
+                    f"open {profile.api_url} ({mode})",
+                    partial(self.switch_profile, name),
+                )
+        start, start_profile = self._start
+        if start_profile is None and start is not self.client:
+            yield SystemCommand(
+                "Profile: back to the start", f"open {start.base_url} again", self.back_to_start
+            )
+
+    # -- profiles: another backend, without a restart -------------------------------------------
+
+    @work(exclusive=True, group="profile")
+    async def switch_profile(self, name: str) -> None:
+        profile = self.config.profiles[name]
+        try:
+            token = profile_token(self.config_path or default_path(), name, profile)
+        except ConfigError as error:
+            self.notify(error.lines[0], title="Profile not opened", severity="error")
+            return
+        url = api_base(profile.api_url)
+        await self.use_client(ApiClient(url, token=token, read_only=profile.read_only), name)
+
+    @work(exclusive=True, group="profile")
+    async def back_to_start(self) -> None:
+        await self.use_client(*self._start)
+
+    async def use_client(self, client: ApiClient, profile: str | None) -> None:
+        """Replace the client: fresh panes on it (their workers end with the old ones), the
+        header names the profile, and everything loads as at launch."""
+        old = self.client
+        for group in ("starting", "startup", "recover", "health"):
+            self.workers.cancel_group(self, group)
+        self.starting = None
+        with contextlib.suppress(ValueError):
+            old.listeners.remove(self._on_request)
+        grid = self.query_one("#panes", Grid)
+        await grid.remove_children()
+        start_client = self._start[0]
+        if old is start_client:
+            self._start_database = self.database_label
+        self.client, self.profile = client, profile
+        self.api_label = client.base_url
+        self.database_label = self._start_database if client is start_client else ""
+        self.backend_down, self.schema_state, self._schema_from_health = False, "?", False
+        self.query_one("#banner", Banner).hide()
+        self._make_panes()
+        await grid.mount_all(self.panes)
+        client.listeners.append(self._on_request)
+        self.users.table.focus()
+        if grid.has_class("-narrow"):
+            self._activate(self.users)
+        self._show_connection()
+        self.refresh_bindings()  # read-only or not, per profile
+        self._connected()
+        await old.aclose()
+        self.notify(f"{profile or 'start'}: {client.base_url}", title="Profile")

@@ -4,7 +4,8 @@ Every call is recorded (method, path, status, latency, SQL statements from Serve
 bounded log for the request-log screen; problem+json answers become a typed ApiError; creates carry
 an Idempotency-Key and are retried with it when no answer came (or a 503 did), so a write whose
 outcome was lost is learned, never made twice; in read-only mode writes are refused before they
-leave.
+leave. Reads carry the newest commit LSN its writes were answered with, so a backend reading
+from a standby shows the console what it has just saved.
 """
 
 from __future__ import annotations
@@ -26,6 +27,16 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 _SERVER_TIMING = re.compile(r'dur=([\d.]+)(?:;desc="(\d+) statements")?')
 _WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
 SCHEMA_NOT_READY = "Database schema not ready"
+API_PREFIX = "/api/v1"
+COMMIT_LSN = "x-stackdeck-commit-lsn"
+MIN_LSN = "X-Stackdeck-Min-LSN"
+_LSN = re.compile(r"^([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})$")
+
+
+def _lsn_position(text: str) -> int | None:
+    """A WAL position ("16/B374D848") as a number, to keep the newest; None if malformed."""
+    match = _LSN.match(text)
+    return (int(match.group(1), 16) << 32) | int(match.group(2), 16) if match else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +161,12 @@ def _problem(response: httpx.Response) -> ApiError:
     )
 
 
+def api_base(url: str) -> str:
+    """Accept http://host:port or http://host:port/api/v1; return the latter."""
+    url = url.rstrip("/")
+    return url if url.endswith(API_PREFIX) else url + API_PREFIX
+
+
 @dataclass
 class ApiClient:
     """An httpx.AsyncClient for one backend; `base_url` ends in /api/v1."""
@@ -164,6 +181,8 @@ class ApiClient:
     log: deque[RequestRecord] = field(init=False)
     listeners: list[RequestListener] = field(default_factory=list, init=False)
     writes_in_flight: int = field(default=0, init=False)
+    # The newest X-Stackdeck-Commit-LSN a write of ours was answered with (text, number).
+    last_commit_lsn: tuple[str, int] | None = field(default=None, init=False)
     _http: httpx.AsyncClient | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -198,6 +217,13 @@ class ApiClient:
         for listener in list(self.listeners):
             listener(record)
 
+    def _remember_commit(self, lsn: str | None) -> None:
+        position = _lsn_position(lsn) if lsn else None
+        if position is not None and (
+            self.last_commit_lsn is None or position > self.last_commit_lsn[1]
+        ):
+            self.last_commit_lsn = (lsn or "", position)
+
     async def request(
         self,
         method: str,
@@ -214,6 +240,8 @@ class ApiClient:
         headers: dict[str, str] = {}
         params = {k: v for k, v in (params or {}).items() if v is not None and v != ""}
         writing = method in _WRITE_METHODS
+        if not writing and self.last_commit_lsn is not None:
+            headers[MIN_LSN] = self.last_commit_lsn[0]
         if writing:
             self.writes_in_flight += 1
         try:
@@ -257,6 +285,7 @@ class ApiClient:
             self._record(RequestRecord(at, method, shown, 0, latency, error=detail))
             raise BackendUnreachable(detail) from None
         latency = (time.perf_counter() - started) * 1000
+        self._remember_commit(response.headers.get(COMMIT_LSN))
         db_ms, statements = _server_timing(response.headers.get("server-timing"))
         error = None if response.is_success else _problem(response)
         self._record(

@@ -6,18 +6,40 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import Future
 from functools import partial
+from pathlib import Path
+
+from textual.binding import Binding
+from textual.theme import BUILTIN_THEMES
 
 from stackdeck.backend import exits
 from stackdeck.tui.app import StackdeckApp
-from stackdeck.tui.client import ApiClient
+from stackdeck.tui.client import ApiClient, api_base
+from stackdeck.tui.config import Config, load_config, render
+from stackdeck.tui.widgets.posts_pane import PostsPane
+from stackdeck.tui.widgets.users_pane import UsersPane
 
-API_PREFIX = "/api/v1"
+__all__ = ["api_base", "console_bindings", "read_config", "run_console", "show_config"]
 
 
-def api_base(url: str) -> str:
-    """Accept http://host:port or http://host:port/api/v1; return the latter."""
-    url = url.rstrip("/")
-    return url if url.endswith(API_PREFIX) else url + API_PREFIX
+def console_bindings() -> dict[str, Binding]:
+    """Every binding a [keymap] can move, by id (the first owner's, where a pane shares one)."""
+    bindings: dict[str, Binding] = {}
+    for owner in (StackdeckApp, UsersPane, PostsPane):
+        for binding in owner.BINDINGS:
+            if isinstance(binding, Binding) and binding.id is not None:
+                bindings.setdefault(binding.id, binding)
+    return bindings
+
+
+def read_config(path: Path) -> Config:
+    """The config file checked against the console's own themes and binding ids."""
+    return load_config(path, themes=BUILTIN_THEMES, binding_ids=console_bindings())
+
+
+def show_config(path: Path, config: Config) -> list[str]:
+    """What `stackdeck config` prints."""
+    bindings = {bid: (b.key, b.description) for bid, b in console_bindings().items()}
+    return render(path, config, bindings)
 
 
 def run_console(
@@ -29,6 +51,9 @@ def run_console(
     starting: Future[str] | None = None,
     after_first_page: Callable[[], None] | None = None,
     notice: Callable[[], str | None] | None = None,
+    config: Config | None = None,
+    config_path: Path | None = None,
+    profile: str | None = None,
 ) -> int:
     client = ApiClient(api_base(api_url), token=token, read_only=read_only)
     app = StackdeckApp(
@@ -37,6 +62,9 @@ def run_console(
         starting=starting,
         after_first_page=after_first_page,
         notice=notice,
+        config=config,
+        config_path=config_path,
+        profile=profile,
     )
     # SIGTERM, SIGHUP (the terminal closed, signalled or not) and SIGINT quit the app as q
     # would, without asking: the caller then stops the backend, which finishes or rolls back

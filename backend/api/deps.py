@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stackdeck.backend.api.idempotency import idempotent_write
+from stackdeck.backend.api.read_your_writes import LSN_PATTERN, MIN_LSN_HEADER
 from stackdeck.backend.db.connections import PoolerCheck
+from stackdeck.backend.db.reads import ReadPool
+from stackdeck.backend.db.standby import parse_lsn
 from stackdeck.backend.services.idempotency import IdempotentWrite
 from stackdeck.backend.services.migrations import MigrationsService
-from stackdeck.backend.services.posts import PostsService
-from stackdeck.backend.services.transactions import TransactionsService, TransactionStream
+from stackdeck.backend.services.posts import PostQueries, PostsService
+from stackdeck.backend.services.transactions import TransactionQueries, TransactionStream
 from stackdeck.backend.services.users import UserQueries, UsersService
 
 
@@ -38,30 +41,56 @@ async def posts_service(session: SessionDep, idempotency: IdempotencyDep) -> Pos
 
 
 UsersServiceDep = Annotated[UsersService, Depends(users_service)]
-
-
-async def user_queries(request: Request) -> UserQueries:
-    # One per app, holding no session: reads need no sub-dependency and no teardown.
-    queries: UserQueries = request.app.state.user_queries
-    return queries
-
-
-UserQueriesDep = Annotated[UserQueries, Depends(user_queries)]
 PostsServiceDep = Annotated[PostsService, Depends(posts_service)]
 
 
-async def transactions_service(session: SessionDep) -> TransactionsService:
-    return TransactionsService(session)
+async def min_lsn(
+    position: Annotated[
+        str | None,
+        Header(
+            alias=MIN_LSN_HEADER,
+            pattern=LSN_PATTERN,
+            description="read your writes: the X-Stackdeck-Commit-LSN of a write this read "
+            "must see. A standby answers once it has replayed that far (a bounded wait), "
+            "otherwise the primary does",
+            examples=["0/1A2B3C4D"],
+        ),
+    ] = None,
+) -> int | None:
+    return parse_lsn(position) if position is not None else None
 
 
-TransactionsServiceDep = Annotated[TransactionsService, Depends(transactions_service)]
+MinLsnDep = Annotated[int | None, Depends(min_lsn)]
+
+
+def _reads(request: Request) -> ReadPool:
+    reads: ReadPool = request.app.state.reads
+    return reads
+
+
+# Reads hold no session: no teardown, and the read pool decides where each one goes.
+async def user_queries(request: Request, position: MinLsnDep) -> UserQueries:
+    return UserQueries(_reads(request), position)
+
+
+async def post_queries(request: Request, position: MinLsnDep) -> PostQueries:
+    return PostQueries(_reads(request), position)
+
+
+async def transaction_queries(request: Request, position: MinLsnDep) -> TransactionQueries:
+    return TransactionQueries(_reads(request), position)
+
+
+UserQueriesDep = Annotated[UserQueries, Depends(user_queries)]
+PostQueriesDep = Annotated[PostQueries, Depends(post_queries)]
+TransactionQueriesDep = Annotated[TransactionQueries, Depends(transaction_queries)]
 
 
 async def transaction_streams(request: Request) -> Callable[[int | None], TransactionStream]:
     # async def: FastAPI runs plain def dependencies in a thread pool, a hop per request.
-    # A stream holds no session: it opens short ones only to replay from the table.
+    # A stream holds no connection: it takes one only to replay from the table.
     state = request.app.state
-    return lambda last_id: TransactionStream(state.sessions, state.events, last_id)
+    return lambda last_id: TransactionStream(state.reads, state.events, last_id)
 
 
 TransactionStreamFactoryDep = Annotated[

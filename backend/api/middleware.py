@@ -1,4 +1,5 @@
-"""Request context as pure ASGI middleware: request id, SQL statement count, Server-Timing."""
+"""Request context as pure ASGI middleware: request id, SQL statement count, Server-Timing,
+and the commit LSN of the request's write (read-your-writes on a standby)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stackdeck.backend.api.problems import problem
+from stackdeck.backend.api.read_your_writes import COMMIT_LSN_HEADER
 from stackdeck.backend.metrics import RequestMetrics, current_metrics
 
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
@@ -31,6 +33,8 @@ class RequestContextMiddleware:
                 headers = MutableHeaders(scope=message)
                 headers["X-Request-ID"] = metrics.request_id
                 headers["Server-Timing"] = metrics.server_timing()
+                if metrics.commit_lsn is not None:
+                    headers[COMMIT_LSN_HEADER] = metrics.commit_lsn
             await send(message)
 
         try:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from stackdeck.backend.api.deps import PostsServiceDep
+from stackdeck.backend.api.deps import PostQueriesDep, PostsServiceDep
 from stackdeck.backend.api.problems import PROBLEM_RESPONSES
 from stackdeck.backend.schemas.common import Page
 from stackdeck.backend.schemas.posts import PostCreate, PostRead, PostUpdate
@@ -19,18 +19,18 @@ PostId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="the post's id")]
 
 @router.get("", summary="A page of posts, by id, optionally of one user")
 async def list_posts(
-    posts: PostsServiceDep,
+    posts: PostQueriesDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     after: Annotated[int | None, Query(ge=0, le=MAX_BIGINT, description="cursor")] = None,
     user_id: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None,
 ) -> Page[PostRead]:
-    rows, next_cursor = await posts.page(after, limit, user_id)
-    return Page[PostRead](items=[PostRead.model_validate(p) for p in rows], next=next_cursor)
+    items, next_cursor = await posts.page(after, limit, user_id)
+    return Page[PostRead](items=items, next=next_cursor)
 
 
 @router.get("/{post_id}", summary="One post")
-async def get_post(post_id: PostId, posts: PostsServiceDep) -> PostRead:
-    return PostRead.model_validate(await posts.get(post_id))
+async def get_post(post_id: PostId, posts: PostQueriesDep) -> PostRead:
+    return await posts.get(post_id)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create a post")

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query
 from starlette.responses import StreamingResponse
 
-from stackdeck.backend.api.deps import TransactionsServiceDep, TransactionStreamFactoryDep
+from stackdeck.backend.api.deps import TransactionQueriesDep, TransactionStreamFactoryDep
 from stackdeck.backend.api.problems import PROBLEM_RESPONSES
 from stackdeck.backend.schemas.common import Page
 from stackdeck.backend.schemas.transactions import TransactionRead, TransactionStats
@@ -32,20 +32,18 @@ router = APIRouter(prefix="/transactions", tags=["transactions"], responses=PROB
 
 @router.get("", summary="Write outcomes, newest first (order=desc) or by id (order=asc)")
 async def list_transactions(
-    transactions: TransactionsServiceDep,
+    transactions: TransactionQueriesDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     after: Annotated[int | None, Query(ge=0, le=MAX_BIGINT, description="cursor")] = None,
     order: Annotated[Literal["asc", "desc"], Query(description="`desc`: newest first")] = "desc",
 ) -> Page[TransactionRead]:
-    rows, next_cursor = await transactions.page(after, limit, descending=order == "desc")
-    return Page[TransactionRead](
-        items=[TransactionRead.model_validate(r) for r in rows], next=next_cursor
-    )
+    items, next_cursor = await transactions.page(after, limit, descending=order == "desc")
+    return Page[TransactionRead](items=items, next=next_cursor)
 
 
 @router.get("/stats", summary="Committed and rolled-back outcomes per second")
 async def transaction_stats(
-    transactions: TransactionsServiceDep,
+    transactions: TransactionQueriesDep,
     window: Annotated[int, Query(ge=1, le=3600, description="seconds")] = 60,
 ) -> TransactionStats:
     return await transactions.stats(window)

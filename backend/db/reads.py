@@ -1,9 +1,13 @@
-"""The read path's own asyncpg pool: each read is one prepared statement and nothing between.
+"""The one read path: every read of the API is a Core statement run here, on asyncpg.
+
+Where a read goes (the primary, or a streaming standby that has replayed what the reader
+must see) is decided in ReadPool.connection and nowhere else.
 
 SQLAlchemy Core still writes the SQL (compiled once to PostgreSQL's `$n` form); asyncpg
 runs it. Going through SQLAlchemy's AsyncConnection for a one-statement read cost as much
 CPU as the whole rest of the request (greenlet hop, execution context, result wrapping),
-halving the requests a core could serve. Writes keep the ORM and its unit of work.
+halving the requests a core could serve. Writes keep the ORM and its unit of work, and
+reads inside a write stay in the write's transaction.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from sqlalchemy.sql.expression import Executable
 
 from stackdeck.backend.db.connections import asyncpg_options, set_up_session
 from stackdeck.backend.db.listener import asyncpg_dsn
+from stackdeck.backend.db.standby import Standby, is_connection_failure
 from stackdeck.backend.errors import Unavailable
 from stackdeck.backend.metrics import current_metrics
 from stackdeck.backend.settings import Settings
@@ -77,40 +82,82 @@ async def _reset(connection: asyncpg.Connection) -> None:
 
 class ReadPool:
     """Autocommit connections for reads: no BEGIN, no COMMIT, no ping; a dead one is
-    noticed on use (the request answers 503) and reconnected by the next acquire."""
+    noticed on use (the request answers 503) and reconnected by the next acquire.
 
-    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float) -> None:
+    With a standby, reads go to it while it is up and not lagging past the bound; a read
+    that must see a given commit (its LSN) goes there once the standby has replayed it.
+    """
+
+    def __init__(
+        self, pool: asyncpg.Pool, acquire_timeout: float, standby: Standby | None = None
+    ) -> None:
         self.pool = pool
         self.acquire_timeout = acquire_timeout
+        self.standby = standby
 
     @classmethod
-    async def open(cls, url: str, settings: Settings) -> ReadPool:
-        pool = await asyncpg.create_pool(
-            asyncpg_dsn(url),
-            # Connections open on first use: starting needs no database that answers.
-            min_size=0,
-            max_size=settings.read_pool_size,
-            init=partial(set_up_session, settings=settings),
-            reset=_reset,
-            **asyncpg_options(settings),
-        )
-        return cls(pool, settings.pool_timeout)
+    async def open(cls, url: str, settings: Settings, standby_url: str | None = None) -> ReadPool:
+        pool = await _create_pool(url, settings)
+        standby = None
+        if standby_url is not None:
+            standby = Standby(
+                await _create_pool(standby_url, settings),
+                url,
+                standby_url,
+                max_lag_ms=settings.replica_max_lag_ms,
+                wait_ms=settings.replica_wait_ms,
+                connect_timeout=settings.connect_timeout,
+            )
+            standby.start()
+        return cls(pool, settings.pool_timeout, standby)
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Reader]:
+    async def connection(
+        self, min_lsn: int | None = None, *, primary: bool = False
+    ) -> AsyncIterator[Reader]:
+        """A connection that sees every commit up to `min_lsn`; `primary`: the primary's."""
+        standby = self.standby
+        pool = self.pool
+        connection = None
+        if standby is not None and not primary:
+            connection = await standby.checkout(min_lsn, self.acquire_timeout)
+            if connection is not None:
+                pool = standby.pool
+        if connection is None:
+            connection = await self._acquire()
+        try:
+            yield Reader(connection)
+        except Exception as exc:
+            if standby is not None and pool is standby.pool and is_connection_failure(exc):
+                standby.mark_down()  # the next read goes to the primary, not here again
+            raise
+        finally:
+            await pool.release(connection)
+
+    async def _acquire(self) -> asyncpg.Connection:
         try:
             # asyncio.timeout, not acquire(timeout=): asyncpg's wait_for makes a task per call.
             async with asyncio.timeout(self.acquire_timeout):
-                connection = await self.pool.acquire()
+                return await self.pool.acquire()
         except TimeoutError:
             raise Unavailable("no database connection became free in time; retry shortly") from None
-        try:
-            yield Reader(connection)
-        finally:
-            await self.pool.release(connection)
 
     def in_use(self) -> int:
         return self.pool.get_size() - self.pool.get_idle_size()  # type: ignore[no-any-return]
 
     async def close(self) -> None:
+        if self.standby is not None:
+            await self.standby.close()
         await self.pool.close()
+
+
+async def _create_pool(url: str, settings: Settings) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
+        asyncpg_dsn(url),
+        # Connections open on first use: starting needs no database that answers.
+        min_size=0,
+        max_size=settings.read_pool_size,
+        init=partial(set_up_session, settings=settings),
+        reset=_reset,
+        **asyncpg_options(settings),
+    )

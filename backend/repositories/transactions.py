@@ -1,55 +1,69 @@
-"""Queries on the transaction log: keyset pages, replay after an id, per-second counts."""
+"""Queries on the transaction log (read path): keyset pages, the newest id, per-second counts."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import BigInteger, Integer, Table, bindparam, func, select, text
 
 from stackdeck.backend.db.models import TransactionLog
+from stackdeck.backend.db.reads import Reader, ReadStatement, Record
 
-_PER_SECOND = text(
-    """
-    SELECT second,
-           count(t.id) FILTER (WHERE t.outcome = 'committed') AS committed,
-           count(t.id) FILTER (WHERE t.outcome = 'rolled_back') AS rolled_back
-    FROM generate_series(
-        date_trunc('second', clock_timestamp()) - (:window - 1) * interval '1 second',
-        date_trunc('second', clock_timestamp()),
-        interval '1 second'
-    ) AS second
-    LEFT JOIN transaction_log AS t
-        ON t.occurred_at >= second AND t.occurred_at < second + interval '1 second'
-    GROUP BY second
-    ORDER BY second
-    """
-).bindparams(bindparam("window", type_=None))
+_log = cast(Table, TransactionLog.__table__)
+
+_PER_SECOND = ReadStatement.compile(
+    text(
+        """
+        SELECT second,
+               count(t.id) FILTER (WHERE t.outcome = 'committed') AS committed,
+               count(t.id) FILTER (WHERE t.outcome = 'rolled_back') AS rolled_back
+        FROM generate_series(
+            date_trunc('second', clock_timestamp()) - (:window - 1) * interval '1 second',
+            date_trunc('second', clock_timestamp()),
+            interval '1 second'
+        ) AS second
+        LEFT JOIN transaction_log AS t
+            ON t.occurred_at >= second AND t.occurred_at < second + interval '1 second'
+        GROUP BY second
+        ORDER BY second
+        """
+    ).bindparams(bindparam("window", type_=Integer))
+)
+_NEWEST_ID = ReadStatement.compile(select(func.max(_log.c.id)))
+_TOTALS = ReadStatement.compile(
+    select(_log.c.outcome, func.count().label("count")).group_by(_log.c.outcome)
+)
 
 
-class TransactionsRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+@functools.cache
+def _page_statement(after: bool, descending: bool) -> ReadStatement:
+    """Each shape of page is compiled once, on first use (four shapes in all)."""
+    stmt = select(_log).limit(bindparam("limit", type_=BigInteger))
+    stmt = stmt.order_by(_log.c.id.desc() if descending else _log.c.id)
+    if after:
+        cursor = bindparam("after", type_=BigInteger)
+        stmt = stmt.where(_log.c.id < cursor if descending else _log.c.id > cursor)
+    return ReadStatement.compile(stmt)
 
-    async def page_after(
-        self, after: int | None, limit: int, descending: bool
-    ) -> Sequence[TransactionLog]:
-        stmt = select(TransactionLog).limit(limit)
-        stmt = stmt.order_by(TransactionLog.id.desc() if descending else TransactionLog.id)
-        if after is not None:
-            stmt = stmt.where(
-                TransactionLog.id < after if descending else TransactionLog.id > after
-            )
-        return (await self.session.scalars(stmt)).all()
+
+class TransactionRows:
+    """Read-only queries on the log, on a read connection; they return records."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+
+    async def page_after(self, after: int | None, limit: int, descending: bool) -> list[Record]:
+        statement = _page_statement(after is not None, descending)
+        return await self.reader.fetch(statement, limit=limit, after=after)
 
     async def newest_id(self) -> int:
-        return int(await self.session.scalar(select(func.max(TransactionLog.id))) or 0)
+        return int((await self.reader.fetch(_NEWEST_ID))[0][0] or 0)
 
     async def per_second(self, window: int) -> list[tuple[datetime, int, int]]:
-        result = await self.session.execute(_PER_SECOND, {"window": window})
-        return [(row.second, row.committed, row.rolled_back) for row in result]
+        rows = await self.reader.fetch(_PER_SECOND, window=window)
+        return [(row["second"], row["committed"], row["rolled_back"]) for row in rows]
 
     async def totals(self) -> dict[str, int]:
-        stmt = select(TransactionLog.outcome, func.count()).group_by(TransactionLog.outcome)
-        return {outcome: count for outcome, count in await self.session.execute(stmt)}
+        return {row["outcome"]: row["count"] for row in await self.reader.fetch(_TOTALS)}

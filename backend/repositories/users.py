@@ -22,6 +22,7 @@ from sqlalchemy.orm import joinedload, undefer
 
 from stackdeck.backend.db.models import Post, User
 from stackdeck.backend.db.reads import Reader, ReadStatement, Record
+from stackdeck.backend.repositories.posts import POST_COLUMNS
 
 
 def _like_pattern(text: str) -> str:
@@ -84,14 +85,6 @@ USER_COLUMNS = (
     _users.c.created_at,
     _users.c.updated_at,
     _POST_COUNT,
-)
-POST_COLUMNS = (
-    _posts.c.id,
-    _posts.c.user_id,
-    _posts.c.title,
-    _posts.c.body,
-    _posts.c.published,
-    _posts.c.created_at,
 )
 # One user and their posts in one statement: a single parent row, so a join repeats nothing
 # that matters. The posts' columns are prefixed (post_*) to keep them apart from the user's.

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from operator import itemgetter
 
+from pydantic import TypeAdapter
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from stackdeck.backend.db.errors import FOREIGN_KEY_VIOLATION, sqlstate
 from stackdeck.backend.db.models import Post
+from stackdeck.backend.db.reads import ReadPool
 from stackdeck.backend.errors import FieldError, InvalidInput, NotFound
-from stackdeck.backend.repositories.posts import PostsRepository
+from stackdeck.backend.repositories.posts import PostRows, PostsRepository
 from stackdeck.backend.schemas.posts import PostCreate, PostRead, PostUpdate
 from stackdeck.backend.services.idempotency import IdempotentWrite
 from stackdeck.backend.services.paging import split_page
@@ -25,24 +27,39 @@ def missing_author(exc: IntegrityError, user_id: int) -> Exception:
     return exc
 
 
+_POSTS = TypeAdapter(list[PostRead])
+
+
+class PostQueries:
+    """Reads of posts, on the read path: rows mapped straight to the API's schemas.
+
+    `min_lsn`: the reader must see every commit up to this WAL position (its own writes).
+    """
+
+    def __init__(self, reads: ReadPool, min_lsn: int | None = None) -> None:
+        self.reads = reads
+        self.min_lsn = min_lsn
+
+    async def page(
+        self, after: int | None, limit: int, user_id: int | None
+    ) -> tuple[list[PostRead], int | None]:
+        async with self.reads.connection(self.min_lsn) as connection:
+            rows = await PostRows(connection).page_after(after, limit + 1, user_id)
+        page, next_cursor = split_page(rows, limit, itemgetter("id"))
+        return _POSTS.validate_python([dict(row) for row in page]), next_cursor
+
+    async def get(self, post_id: int) -> PostRead:
+        async with self.reads.connection(self.min_lsn) as connection:
+            row = await PostRows(connection).get(post_id)
+        if row is None:
+            raise NotFound(f"post {post_id} does not exist")
+        return PostRead.model_validate(dict(row))
+
+
 class PostsService:
     def __init__(self, session: AsyncSession, idempotency: IdempotentWrite | None = None) -> None:
         self.uow = UnitOfWork(session, idempotency)
         self.posts = PostsRepository(session)
-
-    async def page(
-        self, after: int | None, limit: int, user_id: int | None
-    ) -> tuple[Sequence[Post], int | None]:
-        async with self.uow.read():
-            rows = await self.posts.page_after(after, limit + 1, user_id)
-        return split_page(rows, limit)
-
-    async def get(self, post_id: int) -> Post:
-        async with self.uow.read():
-            post = await self.posts.get(post_id)
-        if post is None:
-            raise NotFound(f"post {post_id} does not exist")
-        return post
 
     async def create(self, data: PostCreate) -> PostRead:
         async def work(outcome: Outcome) -> PostRead:

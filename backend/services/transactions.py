@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
+from operator import itemgetter
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from pydantic import TypeAdapter
 
-from stackdeck.backend.db.models import TransactionLog
-from stackdeck.backend.repositories.transactions import TransactionsRepository
+from stackdeck.backend.db.reads import ReadPool, Record
+from stackdeck.backend.repositories.transactions import TransactionRows
 from stackdeck.backend.schemas.transactions import (
     OutcomeTotals,
     StatsBucket,
@@ -18,15 +19,18 @@ from stackdeck.backend.schemas.transactions import (
 )
 from stackdeck.backend.services.events import HEARTBEAT, EventHub, Heartbeat, LogEvent, Subscription
 from stackdeck.backend.services.paging import split_page
-from stackdeck.backend.services.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 REPLAY_PAGE = 500
 
 
-def event_from_row(row: TransactionLog) -> LogEvent:
-    return LogEvent(row.id, row.outcome, TransactionRead.model_validate(row).model_dump_json())
+_RECORDS = TypeAdapter(list[TransactionRead])
+
+
+def event_from_row(row: Record) -> LogEvent:
+    record = TransactionRead.model_validate(dict(row))
+    return LogEvent(record.id, record.outcome, record.model_dump_json())
 
 
 def event_from_payload(payload: str) -> LogEvent:
@@ -35,22 +39,26 @@ def event_from_payload(payload: str) -> LogEvent:
     return LogEvent(record.id, record.outcome, record.model_dump_json())
 
 
-class TransactionsService:
-    def __init__(self, session: AsyncSession) -> None:
-        self.uow = UnitOfWork(session)
-        self.log = TransactionsRepository(session)
+class TransactionQueries:
+    """Reads of the log, on the read path; `min_lsn` as for the other queries."""
+
+    def __init__(self, reads: ReadPool, min_lsn: int | None = None) -> None:
+        self.reads = reads
+        self.min_lsn = min_lsn
 
     async def page(
         self, after: int | None, limit: int, descending: bool
-    ) -> tuple[Sequence[TransactionLog], int | None]:
-        async with self.uow.read():
-            rows = await self.log.page_after(after, limit + 1, descending)
-        return split_page(rows, limit)
+    ) -> tuple[list[TransactionRead], int | None]:
+        async with self.reads.connection(self.min_lsn) as connection:
+            rows = await TransactionRows(connection).page_after(after, limit + 1, descending)
+        page, next_cursor = split_page(rows, limit, itemgetter("id"))
+        return _RECORDS.validate_python([dict(row) for row in page]), next_cursor
 
     async def stats(self, window: int) -> TransactionStats:
-        async with self.uow.read():
-            seconds = await self.log.per_second(window)
-            totals = await self.log.totals()
+        async with self.reads.connection(self.min_lsn) as connection:
+            log = TransactionRows(connection)
+            seconds = await log.per_second(window)
+            totals = await log.totals()
         return TransactionStats(
             window=window,
             buckets=[StatsBucket(at=at, committed=c, rolled_back=r) for at, c, r in seconds],
@@ -91,12 +99,13 @@ class TransactionStream:
 
     Log ids are handed out in commit order (see services/outcomes.py), so "everything
     after the last id delivered" is exact: no gap and, with the id check, no duplicate.
+    That holds on the primary only: the live events come from it (LISTEN), and a standby
+    behind them would leave a gap between the table and the live events. So the stream
+    reads the table on the primary.
     """
 
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], hub: EventHub, last_id: int | None
-    ) -> None:
-        self.sessions = sessions
+    def __init__(self, reads: ReadPool, hub: EventHub, last_id: int | None) -> None:
+        self.reads = reads
         self.hub = hub
         self.requested_from = last_id
         self.last_id = 0
@@ -133,8 +142,8 @@ class TransactionStream:
                 self.last_id = self.requested_from
             else:
                 # A new subscriber starts from now: the newest id is where it "left off".
-                async with self.sessions() as session, session.begin():
-                    self.last_id = await TransactionsRepository(session).newest_id()
+                async with self.reads.connection(primary=True) as connection:
+                    self.last_id = await TransactionRows(connection).newest_id()
             yield None
             async for page in self._replay():
                 yield page
@@ -186,12 +195,12 @@ class TransactionStream:
 
     async def _replay(self) -> AsyncIterator[list[LogEvent]]:
         while True:
-            async with self.sessions() as session, session.begin():
-                rows = await TransactionsRepository(session).page_after(
+            async with self.reads.connection(primary=True) as connection:
+                rows = await TransactionRows(connection).page_after(
                     self.last_id, REPLAY_PAGE, descending=False
                 )
             if rows:
-                self.last_id = rows[-1].id
+                self.last_id = rows[-1]["id"]
                 yield [event_from_row(row) for row in rows]
             if len(rows) < REPLAY_PAGE:
                 return

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +28,12 @@ from stackdeck.backend.services.outcomes import OutcomeRecord, Result, record_ou
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# Read after COMMIT returned: the insert position is past the end of the commit record even
+# with synchronous_commit off (where the write and flush positions may still be short of
+# it), so a standby that has replayed this far sees the write. It may be a little further
+# than needed (other sessions' WAL), which only makes a reader wait a little longer.
+_COMMIT_LSN = text("SELECT pg_current_wal_insert_lsn()::text")
 
 
 @dataclass(slots=True)
@@ -95,7 +101,24 @@ class UnitOfWork:
             if error is None or error is exc:
                 raise
             raise error from exc
+        # A replay wrote nothing now, and the write it replays is older than this position.
+        await self._note_commit_lsn()
         return answer
+
+    async def _note_commit_lsn(self) -> None:
+        """Give the request the primary's WAL position: its response carries it (the
+        request middleware sets X-Stackdeck-Commit-LSN), so its client can read its own
+        writes on a standby."""
+        metrics = current_metrics.get()
+        if metrics is None:
+            return
+        try:
+            async with self.session.begin():
+                await self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                metrics.commit_lsn = await self.session.scalar(_COMMIT_LSN)
+        except (SQLAlchemyError, OSError) as exc:
+            # The write did commit; its answer goes out without the header.
+            log.warning("could not read the commit LSN: %s", type(exc).__name__)
 
     async def _record_rollback(self, record: OutcomeRecord) -> None:
         try:
@@ -104,14 +127,3 @@ class UnitOfWork:
         except (SQLAlchemyError, OSError) as exc:
             # The database may be the reason for the rollback; the caller still gets the error.
             log.warning("could not record rolled-back %s: %s", record.operation, type(exc).__name__)
-
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
-        """Reads in autocommit: no BEGIN and no COMMIT, one round trip per statement.
-
-        A read of one statement sees one snapshot anyway; the connection goes back to the
-        pool as soon as the block ends.
-        """
-        async with self.session.begin():
-            await self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            yield self.session

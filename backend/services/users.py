@@ -41,14 +41,16 @@ class UserQueries:
 
     Each read checks a connection out of the read pool (autocommit: no BEGIN and no
     COMMIT, a single statement sees one snapshot anyway) and returns it as soon as the
-    rows are in, before any mapping is done.
+    rows are in, before any mapping is done. `min_lsn`: the reader must see every commit
+    up to this WAL position (its own writes).
     """
 
-    def __init__(self, reads: ReadPool) -> None:
+    def __init__(self, reads: ReadPool, min_lsn: int | None = None) -> None:
         self.reads = reads
+        self.min_lsn = min_lsn
 
     async def get(self, user_id: int) -> UserWithPosts:
-        async with self.reads.connection() as connection:
+        async with self.reads.connection(self.min_lsn) as connection:
             rows = await UserRows(connection).with_posts(user_id)
         if not rows:
             raise NotFound(f"user {user_id} does not exist")
@@ -75,7 +77,7 @@ class UserQueries:
         self, after: int | None, limit: int, q: str | None, descending: bool = False
     ) -> tuple[list[UserRead], int | None]:
         """A keyset page in one statement, whatever its size."""
-        async with self.reads.connection() as connection:
+        async with self.reads.connection(self.min_lsn) as connection:
             rows = await UserRows(connection).page_after(after, limit + 1, q, descending)
         page, next_cursor = split_page(rows, limit, itemgetter("id"))
         return _USERS.validate_python([dict(row) for row in page]), next_cursor
@@ -84,7 +86,7 @@ class UserQueries:
         self, after: int | None, limit: int, q: str | None, descending: bool = False
     ) -> tuple[list[UserWithPosts], int | None]:
         """A keyset page and its users' posts: two statements, whatever its size."""
-        async with self.reads.connection() as connection:
+        async with self.reads.connection(self.min_lsn) as connection:
             repository = UserRows(connection)
             rows = await repository.page_after(after, limit + 1, q, descending)
             page, next_cursor = split_page(rows, limit, itemgetter("id"))
@@ -98,7 +100,7 @@ class UserQueries:
         return _USERS_WITH_POSTS.validate_python(users), next_cursor
 
     async def count(self, q: str | None) -> int:
-        async with self.reads.connection() as connection:
+        async with self.reads.connection(self.min_lsn) as connection:
             return await UserRows(connection).count(q)
 
 

@@ -24,10 +24,10 @@ FOLLOW_DELAY = 0.12
 
 class PostsPane(Pane):
     BINDINGS = [
-        Binding("p", "new_post", "New post"),
-        Binding("e", "edit_post", "Edit post"),
-        Binding("delete", "delete_post", "Delete post"),
-        Binding("a", "author", "Author"),
+        Binding("p", "new_post", "New post", id="new_post"),
+        Binding("e", "edit_post", "Edit post", id="edit_post"),
+        Binding("delete", "delete_post", "Delete post", id="delete_post"),
+        Binding("a", "author", "Author", id="author"),
     ]
     WRITE_ACTIONS = frozenset({"new_post", "edit_post", "delete_post"})
 

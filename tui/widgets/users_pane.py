@@ -9,6 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
+from textual.reactive import var
 from textual.widgets import DataTable, Input, Static
 
 from stackdeck.tui.client import ApiClient, ApiError
@@ -26,15 +27,21 @@ SEARCH_DEBOUNCE = 0.25
 
 class UsersPane(Pane):
     BINDINGS = [
-        Binding("slash", "search", "Search"),
-        Binding("n", "new_user", "New user"),
-        Binding("e", "edit_user", "Edit user"),
-        Binding("delete", "delete_user", "Delete user"),
-        Binding("g", "first", "First", show=False),
-        Binding("G", "last", "Last", show=False),
-        Binding("escape", "cancel", "Cancel load", show=False),
+        Binding("slash", "search", "Search", id="search"),
+        Binding("n", "new_user", "New user", id="new_user"),
+        Binding("e", "edit_user", "Edit user", id="edit_user"),
+        Binding("delete", "delete_user", "Delete user", id="delete_user"),
+        Binding("g", "first", "First", show=False, id="first"),
+        Binding("G", "last", "Last", show=False, id="last"),
+        Binding("escape", "cancel", "Cancel load", show=False, id="cancel_load"),
+        # vim only: the next and previous row matching the search.
+        Binding("n", "next_match", "Next match", show=False, id="next_match"),
+        Binding("N", "previous_match", "Previous match", show=False, id="previous_match"),
     ]
     WRITE_ACTIONS = frozenset({"new_user", "edit_user", "delete_user"})
+    VIM_ACTIONS = frozenset({"next_match", "previous_match"})
+
+    vim: var[bool] = var(False, bindings=True)  # the app's `vim = true`: g is gg's
 
     class Highlighted(Message):
         """The cursor is on this user (None: no user)."""
@@ -230,6 +237,41 @@ class UsersPane(Pane):
         self.table.focus()
 
     # -- keys -----------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.VIM_ACTIONS:
+            return self.vim
+        if action == "first" and self.vim:
+            return False  # one g arms the app's gg
+        return super().check_action(action, parameters)
+
+    # n and N: the search filters the list on the server, so every row shown matches; they
+    # step to the next or previous one, paging as j and k do, and wrap at either end
+    # (vim's wrapscan) by loading the other end of the matches.
+    def action_next_match(self) -> None:
+        self._step_match(+1)
+
+    def action_previous_match(self) -> None:
+        self._step_match(-1)
+
+    def _step_match(self, step: int) -> None:
+        if not self.query_text:
+            self.notify("no search: press / first", timeout=2)
+            return
+        window, row = self.window, self.table.cursor_row
+        target = row + step
+        if 0 <= target < len(window):
+            self.table.move_cursor(row=target)
+        elif self.loading:
+            return  # a page is on its way: the cursor moves on once it is in
+        elif step > 0 and window.at_end:
+            self.notify("search hit BOTTOM, continuing at TOP", timeout=2)
+            self.load("first", recount=False)
+        elif step < 0 and window.at_start:
+            self.notify("search hit TOP, continuing at BOTTOM", timeout=2)
+            self.load("last", recount=False)
+        else:
+            self.load("down" if step > 0 else "up")
 
     # g and G show other rows of the same list: its total is known (counting a million rows
     # would cost more than the page itself); writes and `r` reset or refresh it.
