@@ -10,6 +10,9 @@ SIGHUP means the terminal is gone: output is sent to /dev/null first (a write to
 terminal fails, and a failed write must not stop the clean-up), then it is handled as SIGTERM,
 by whoever handles SIGTERM at that moment (uvicorn while it serves, for instance).
 
+A terminal that closes signals only its shell; a console also watches for its terminal
+(`watch_terminal`), so it quits when the terminal ends unsignalled.
+
 If the way out hangs, a watchdog runs the last-resort releases (`on_last_resort`) and ends
 the process: nothing that was started outlives it.
 """
