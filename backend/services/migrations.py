@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import MetaData, func, select, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stackdeck.backend.db.errors import infrastructure_error, sqlstate
@@ -256,15 +256,20 @@ class MigrationsService:
             for s in reversed(list(script.walk_revisions()))
         ]
         at_head = set(current) == set(heads)
+        drift = Drift(checked=False, detected=False, differences=[])
         if at_head:
-            differences = [describe_difference(d) for d in compare_metadata(context, self.metadata)]
-            drift = Drift(
-                checked=True,
-                detected=bool(differences),
-                differences=differences[:MAX_DIFFERENCES],
-            )
-        else:
-            drift = Drift(checked=False, detected=False, differences=[])
+            try:
+                found = compare_metadata(context, self.metadata)
+            except NoSuchTableError:
+                # A run committed DDL while the tables were being reflected: no verdict now.
+                log.info("drift not checked: the schema changed during the comparison")
+            else:
+                differences = [describe_difference(d) for d in found]
+                drift = Drift(
+                    checked=True,
+                    detected=bool(differences),
+                    differences=differences[:MAX_DIFFERENCES],
+                )
         running = bool(conn.scalar(text(lock_is_held_sql(MIGRATION_LOCK_KEY))))
         return MigrationStatus(
             current=current,
