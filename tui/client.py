@@ -541,6 +541,10 @@ class ApiClient:
         )
         return result
 
+    async def migration_source(self, revision: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", f"/migrations/{revision}/source")
+        return result
+
     async def upgrade(self, target: str = "head") -> dict[str, Any]:
         result: dict[str, Any] = await self.request(
             "POST", "/migrations/upgrade", json_body={"target": target}
