@@ -6,7 +6,8 @@ from the API, walking the view's order forwards or backwards (the reverse sort, 
 are then turned round): the page after the last row continues from the bottom page's
 forward `next`, the page before the first row from the top page's backward `next`. A page
 that falls off one end is remembered by the fetch that brought it (one cursor), so scrolling
-back refetches it. `g`/`G` replace the window with the first page, or the reverse order's
+back refetches it (a cursor per page scrolled past is what is kept: the API hands out no
+cursor for the rows before a row, so the way back is the way that came). `g`/`G` replace the window with the first page, or the reverse order's
 first page turned round, so neither end is ever reached by scanning.
 """
 

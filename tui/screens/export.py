@@ -7,6 +7,7 @@ never overwritten (nor removed).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from contextlib import aclosing
 from datetime import datetime
@@ -127,7 +128,8 @@ class ExportScreen(ModalScreen[Path | None]):
             return
         finally:
             if created and not finished:  # cancelled or failed half-way: no partial file
-                await anyio.Path(path).unlink(missing_ok=True)
+                # Shielded: closing the screen cancels its workers again, mid-cleanup.
+                await asyncio.shield(asyncio.to_thread(path.unlink, missing_ok=True))
         self.phase = "done"
         bar.update(total=self.rows, progress=self.rows)
         rate.update(f"✔ {self.rows:,} rows written to {path} (escape closes)")

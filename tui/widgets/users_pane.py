@@ -422,8 +422,10 @@ class UsersPane(Pane):
         if result is None:
             return
         if isinstance(result, dict) and "id" in result:
-            self._highlighted_id = int(result["id"])
-            self.notify(f"saved user #{result['id']} {result.get('name', '')}")
+            result = User.from_api(result)
+        if isinstance(result, User):
+            self._highlighted_id = result.id
+            self.notify(f"saved user #{result.id} {result.name}")
         self.total = None
         self.refresh_data()
         self.post_message(self.Changed())
