@@ -46,7 +46,7 @@ async def _seed(args: argparse.Namespace, settings: Settings) -> SeedResult:
     session_mode = {"pool_mode": "session"} if settings.direct_database_url else {}
     engine = create_engine(
         settings.direct_database_url_value() or "",
-        settings.model_copy(update={"statement_timeout_ms": 0, **session_mode}),
+        settings.model_copy(update={"statement_timeout_ms": 0, "xray": False, **session_mode}),
     )
     total = args.users * (1 + args.posts_per_user)
     try:

@@ -10,7 +10,15 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 
-from stackdeck.backend.api import API_PREFIX, health, migrations, posts, transactions, users
+from stackdeck.backend.api import (
+    API_PREFIX,
+    health,
+    migrations,
+    posts,
+    transactions,
+    users,
+    xray,
+)
 from stackdeck.backend.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from stackdeck.backend.api.problems import install_problem_handlers, install_problem_openapi
 from stackdeck.backend.api.read_your_writes import install_commit_lsn_openapi
@@ -25,6 +33,7 @@ from stackdeck.backend.services.idempotency import purge_periodically
 from stackdeck.backend.services.migrations import MigrationsService
 from stackdeck.backend.services.outcomes import CHANNEL
 from stackdeck.backend.services.transactions import event_from_payload
+from stackdeck.backend.services.xray import LOOKUP_CHANNEL, RequestTraces
 from stackdeck.backend.settings import Settings, mask_url
 
 log = logging.getLogger("stackdeck")
@@ -47,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         engine = create_engine(url, settings)
         app.state.engine = engine
+        traces.engine = engine
         app.state.sessions = create_sessionmaker(engine)
         read_url = settings.read_database_url_value()
         app.state.reads = reads = await ReadPool.open(url, settings, read_url)
@@ -64,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CHANNEL,
             on_payload=lambda payload: hub.publish(event_from_payload(payload)),
             on_reconnect=hub.resync_all,
+            also={LOOKUP_CHANNEL: traces.asked},
         )
         app.state.events = hub
         app.state.listener = listener
@@ -88,8 +99,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.pooler = PoolerCheck()
+    app.state.traces = traces = RequestTraces()
     # Each router straight under the app: a request is matched through one level, not two.
-    for module in (health, users, posts, transactions, migrations):
+    for module in (health, users, posts, transactions, migrations, xray):
         app.include_router(module.router, prefix=API_PREFIX)
     install_problem_handlers(app)
     install_problem_openapi(app, OPEN_PATHS)
@@ -102,5 +114,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         bind_host=settings.host,
         token=settings.api_token.get_secret_value() if settings.api_token else None,
     )
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, traces=traces if settings.xray else None)
     return app

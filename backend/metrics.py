@@ -7,7 +7,19 @@ engine's cursor events see the same object the request middleware created.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class StatementTrace:
+    """One statement as the X-ray shows it: the SQL as sent (placeholders, never a value)."""
+
+    sql: str
+    duration_ms: float
+    rows: int | None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"sql": self.sql, "duration_ms": round(self.duration_ms, 3), "rows": self.rows}
 
 
 @dataclass(slots=True)
@@ -16,9 +28,16 @@ class RequestMetrics:
     statements: int = 0
     db_seconds: float = 0.0
     commit_lsn: str | None = None  # the primary's WAL position after this request's write
+    # Every statement, in order, while the X-ray is on; None when it is off.
+    trace: list[StatementTrace] | None = field(default=None)
 
     def server_timing(self) -> str:
         return f'db;dur={self.db_seconds * 1000:.1f};desc="{self.statements} statements"'
+
+    def ran(self, sql: str, seconds: float, rows: int | None) -> None:
+        self.db_seconds += seconds
+        if self.trace is not None:
+            self.trace.append(StatementTrace(sql, seconds * 1000, rows))
 
 
 current_metrics: ContextVar[RequestMetrics | None] = ContextVar("current_metrics", default=None)

@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(default=15_000, ge=0, description="0 disables it")
     connect_timeout: float = Field(default=5.0, gt=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    xray: bool = Field(
+        default=True,
+        description="record the SQL behind every request and the rows every write changed "
+        "(GET /requests/{id}, GET /transactions/{id}); off: neither is kept",
+    )
     stream_queue_size: int = Field(
         default=1000, ge=1, description="events a slow stream subscriber may lag before resync"
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import browse, bulk, http, roundtrips, stream, topology
+from benchmarks import browse, bulk, http, roundtrips, stream, topology, xray
 from benchmarks.console import measure as measure_console
 from benchmarks.harness import backend, database, median
 from tests.pg import PgCluster
@@ -441,6 +441,28 @@ def workers_figures(
     ]
 
 
+def xray_figures(
+    server_url: str, database_url: str, logs: Path, users: int, quick: bool
+) -> list[Figure]:
+    (read_on, read_off), (write_on, write_off) = xray.xray_overhead(
+        http.Target("xray on", server_url), database_url, logs, users, quick
+    )
+    return [
+        Figure.ratio(
+            f"GET /users/{{id}} req/s, X-ray on vs off ({read_off.rps:.0f}/s)",
+            read_on.rps / read_off.rps,
+            at_least=0.95,
+            detail=f"{read_on.rps:.0f}/s",
+        ),
+        Figure.ratio(
+            f"POST /users writes/s, X-ray on vs off ({write_off:.0f}/s)",
+            write_on / write_off,
+            at_least=0.95,
+            detail=f"{write_on:.0f}/s",
+        ),
+    ]
+
+
 def vacuum_figures(database_url: str) -> list[Figure]:
     bulk.vacuum(database_url)
     return []
@@ -483,6 +505,7 @@ def main() -> int:
             ("HTTP", lambda: http_figures(server.url, url, Path(logs), users, args.quick)),
             ("workers", lambda: workers_figures(server.url, url, Path(logs), users, args.quick)),
             ("round trips", lambda: round_trip_figures(cluster, url, Path(logs))),
+            ("x-ray", lambda: xray_figures(server.url, url, Path(logs), users, args.quick)),
             (
                 "topology",
                 lambda: topology_figures(cluster, server.url, url, Path(logs), users, args.quick),

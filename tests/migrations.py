@@ -17,13 +17,15 @@ from stackdeck.backend.db.locks import MIGRATION_LOCK_KEY, lock_is_held_sql
 from tests.pg import asyncpg_dsn
 from tests.processes import REPO_ROOT
 
-HEAD = "0007_sort_indexes"
-BELOW_HEAD = "0006_posts_published"
+PRE_DRAFTS = "0005_idempotency_keys"  # below it, posts have no published column
+HEAD = "0008_sort_indexes"
+BELOW_HEAD = "0007_xray"
 HISTORY = [
     "0001_users",
     "0002_posts",
     "0003_transaction_log",
-    "0005_idempotency_keys",
+    PRE_DRAFTS,
+    "0006_posts_published",
     BELOW_HEAD,
     HEAD,
 ]

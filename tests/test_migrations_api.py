@@ -21,6 +21,7 @@ from tests.migrations import (
     BELOW_HEAD,
     HEAD,
     HISTORY,
+    PRE_DRAFTS,
     connection,
     fetch,
     migration_outcomes,
@@ -140,7 +141,8 @@ async def test_sql_preview_for_upgrade_and_downgrade_ranges(
 
     down = (await empty_client.get(f"/migrations/sql?from={HEAD}&to=-1")).json()
     assert down["direction"] == "downgrade" and down["to"] == BELOW_HEAD
-    assert "DROP COLUMN post_count" in down["sql"]
+    below_drafts = (await empty_client.get(f"/migrations/sql?from={HEAD}&to={PRE_DRAFTS}")).json()
+    assert "DROP COLUMN published" in below_drafts["sql"]
     to_base = (await empty_client.get(f"/migrations/sql?from={HEAD}&to=base")).json()
     assert "DROP TABLE users" in to_base["sql"]
 
@@ -151,12 +153,13 @@ async def test_sql_preview_for_upgrade_and_downgrade_ranges(
 async def test_not_at_head_answers_503_naming_current_and_head(
     client: httpx.AsyncClient,
 ) -> None:
-    assert (await client.post("/migrations/downgrade", json={"target": "-1"})).status_code == 200
-    expected = f"database schema is at {BELOW_HEAD}, head is {HEAD} — run migrations"
-    # The users' reads and writes are what need the head revision's post_count.
+    # Below the drafts revision: posts have no `published` column to read or write.
+    down = await client.post("/migrations/downgrade", json={"target": PRE_DRAFTS})
+    assert down.status_code == 200
+    expected = f"database schema is at {PRE_DRAFTS}, head is {HEAD} — run migrations"
     for response in (
-        await client.get("/users"),
-        await client.post("/users", json={"name": "Ada", "email": "ada@example.com"}),
+        await client.get("/posts"),
+        await client.post("/posts", json={"user_id": 1, "title": "t"}),
     ):
         body = problem(response, 503)
         assert body["title"] == "Database schema not ready"
@@ -165,7 +168,7 @@ async def test_not_at_head_answers_503_naming_current_and_head(
     health = (await client.get("/health")).json()
     assert health["status"] == "ok" and health["schema"]["at_head"] is False
     assert (await client.post("/migrations/upgrade", json={})).status_code == 200
-    assert (await client.get("/users")).status_code == 200
+    assert (await client.get("/posts")).status_code == 200
 
 
 async def test_empty_database_answers_503_at_base(empty_client: httpx.AsyncClient) -> None:

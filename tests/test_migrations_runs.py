@@ -25,6 +25,7 @@ from tests.migrations import (
     BELOW_HEAD,
     HEAD,
     HISTORY,
+    PRE_DRAFTS,
     connection,
     fetch,
     migration_lock_held,
@@ -194,10 +195,11 @@ async def test_two_upgrades_and_the_cli_together_one_runs_the_others_get_409(
         backend_process(tmp_path, env={"STACKDECK_DATABASE_URL": database_url}),
     )
     async with connection(database_url) as blocker:
-        # Hold a lock the head revision's ALTER TABLE waits for: the winner stays mid-run.
+        # Hold a lock the head revision's DDL on posts waits for (a trigger, a column): the
+        # winner stays mid-run.
         transaction = blocker.transaction()
         await transaction.start()
-        await blocker.execute("LOCK TABLE users, posts IN ACCESS SHARE MODE")
+        await blocker.execute("LOCK TABLE posts IN ROW EXCLUSIVE MODE")
         requests = [
             asyncio.create_task(client.post("/migrations/upgrade", json={"target": "head"}))
             for _ in range(2)
@@ -256,7 +258,7 @@ def _preserving_floor() -> str:
 
 
 SNAPSHOT = {
-    "users": "SELECT id, name, email, post_count, created_at, updated_at FROM users ORDER BY id",
+    "users": "SELECT id, name, email, created_at, updated_at FROM users ORDER BY id",
     "posts": "SELECT id, user_id, title, body, published, created_at FROM posts ORDER BY id",
 }
 
@@ -265,8 +267,7 @@ async def test_downgrade_and_upgrade_bring_the_same_rows_back(
     client: httpx.AsyncClient, database_url: str
 ) -> None:
     floor = _preserving_floor()
-    # The revisions above the idempotency keys' claim to keep data; that one does not.
-    assert floor == "0005_idempotency_keys"
+    assert floor == PRE_DRAFTS  # the revisions above it claim to keep data; the keys' one not
     ada = (await client.post("/users", json={"name": "Ada", "email": "ada@example.com"})).json()
     bob = (await client.post("/users", json={"name": "Bob", "email": "bob@example.com"})).json()
     for user, title, published in [
@@ -302,8 +303,8 @@ async def test_a_downgrade_that_would_lose_data_refuses_and_changes_nothing(
     ada = (await client.post("/users", json={"name": "Ada", "email": "ada@example.com"})).json()
     long_draft = {"user_id": ada["id"], "title": "x" * 195, "published": False}
     assert (await client.post("/posts", json=long_draft)).status_code == 201
-    # Two revisions in one run: the first steps down, the second refuses; both roll back.
-    response = await client.post("/migrations/downgrade", json={"target": "-2"})
+    # Through the drafts revision, whose downgrade refuses: the whole run rolls back.
+    response = await client.post("/migrations/downgrade", json={"target": PRE_DRAFTS})
     assert response.status_code == 500
     assert (
         "cannot downgrade: 1 unpublished post(s) have titles over 192" in response.json()["detail"]
@@ -355,8 +356,8 @@ async def test_cli_exit_codes(empty_database_url: str, empty_engine: AsyncEngine
     assert up.returncode == 0, up.stderr
     assert f"upgrade: base (empty) -> {HEAD}" in up.stdout
 
-    sql = await asyncio.to_thread(run, "sql", "-1")
-    assert sql.returncode == 0 and "DROP COLUMN post_count" in sql.stdout
+    sql = await asyncio.to_thread(run, "sql", PRE_DRAFTS)
+    assert sql.returncode == 0 and "DROP COLUMN published" in sql.stdout
     assert await versions(empty_database_url) == [HEAD]
 
     async with connection(empty_database_url) as holder:
@@ -374,7 +375,7 @@ async def test_cli_exit_codes(empty_database_url: str, empty_engine: AsyncEngine
             "INSERT INTO posts (user_id, title, published) "
             "SELECT id, repeat('x', 199), false FROM users"
         )
-    failed = await asyncio.to_thread(run, "downgrade", "-2")
+    failed = await asyncio.to_thread(run, "downgrade", PRE_DRAFTS)
     assert failed.returncode == 1 and "cannot downgrade" in failed.stderr
     assert "Traceback" not in failed.stderr
 

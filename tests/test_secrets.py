@@ -60,6 +60,11 @@ async def test_error_paths_never_show_the_password(
         for request in requests:
             response = await request
             seen.append(response.text + str(response.headers))
+            # The X-ray of every one of them, and of every logged transaction.
+            trace = await c.get(f"/requests/{response.headers['x-request-id']}")
+            seen.append(trace.text)
+        for logged in (await c.get("/transactions")).json()["items"]:
+            seen.append((await c.get(f"/transactions/{logged['id']}")).text)
         async with table_locked(canary_url):
             timed_out = await c.get("/users")  # 503 statement timeout
         assert timed_out.status_code == 503

@@ -18,6 +18,7 @@ from stackdeck.backend.services.migrations import MigrationsService
 from stackdeck.backend.services.posts import PostQueries, PostsService
 from stackdeck.backend.services.transactions import TransactionQueries, TransactionStream
 from stackdeck.backend.services.users import UserQueries, UsersService
+from stackdeck.backend.services.xray import RequestTraces
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -113,3 +114,11 @@ def pooler_check(request: Request) -> PoolerCheck:
 
 
 PoolerCheckDep = Annotated[PoolerCheck, Depends(pooler_check)]
+
+
+def request_traces(request: Request) -> RequestTraces:
+    traces: RequestTraces = request.app.state.traces
+    return traces
+
+
+RequestTracesDep = Annotated[RequestTraces, Depends(request_traces)]

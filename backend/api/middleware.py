@@ -4,32 +4,47 @@ and the commit LSN of the request's write (read-your-writes on a standby)."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from stackdeck.backend.api import API_PREFIX
 from stackdeck.backend.api.problems import problem
 from stackdeck.backend.api.read_your_writes import COMMIT_LSN_HEADER
 from stackdeck.backend.metrics import RequestMetrics, current_metrics
+from stackdeck.backend.services.xray import RequestTrace, RequestTraces
 
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
+# The X-ray's own lookups and the live stream (open for as long as a client listens).
+_UNTRACED = (f"{API_PREFIX}/requests", f"{API_PREFIX}/transactions/stream")
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    """Each request's id and statements; with the X-ray on, its trace once it is answered."""
+
+    def __init__(self, app: ASGIApp, traces: RequestTraces | None = None) -> None:
         self.app = app
+        self.traces = traces
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        metrics = RequestMetrics(_incoming_request_id(scope) or uuid.uuid4().hex)
+        traced = self.traces is not None and not scope["path"].startswith(_UNTRACED)
+        metrics = RequestMetrics(
+            _incoming_request_id(scope) or uuid.uuid4().hex, trace=[] if traced else None
+        )
         token = current_metrics.set(metrics)
+        started = time.perf_counter()
+        status = 500
 
         async def send_with_context(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers["X-Request-ID"] = metrics.request_id
                 headers["Server-Timing"] = metrics.server_timing()
@@ -41,6 +56,17 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_context)
         finally:
             current_metrics.reset(token)
+            if self.traces is not None and metrics.trace is not None:
+                self.traces.add(
+                    RequestTrace(
+                        metrics.request_id,
+                        scope["method"],
+                        scope["path"],
+                        status,
+                        (time.perf_counter() - started) * 1000,
+                        metrics.trace,
+                    )
+                )
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

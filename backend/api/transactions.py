@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Path, Query
 from starlette.responses import StreamingResponse
 
 from stackdeck.backend.api.deps import TransactionQueriesDep, TransactionStreamFactoryDep
@@ -13,6 +13,7 @@ from stackdeck.backend.api.problems import PROBLEM_RESPONSES
 from stackdeck.backend.schemas.common import Page
 from stackdeck.backend.schemas.transactions import TransactionRead, TransactionStats
 from stackdeck.backend.schemas.types import MAX_BIGINT
+from stackdeck.backend.schemas.xray import TransactionDetail
 from stackdeck.backend.services.transactions import TransactionStream
 
 RECONNECT_MS = 2000  # how long an EventSource waits before it reconnects
@@ -85,3 +86,15 @@ async def _frames(stream: TransactionStream) -> AsyncIterator[bytes]:
             yield SUBSCRIBED
         else:
             yield PING
+
+
+# After /stats and /stream, which this pattern would otherwise take.
+@router.get(
+    "/{transaction_id}",
+    summary="One logged transaction with its X-ray: the statements it ran, the rows it changed",
+)
+async def transaction_detail(
+    transaction_id: Annotated[int, Path(ge=1, le=MAX_BIGINT)],
+    transactions: TransactionQueriesDep,
+) -> TransactionDetail:
+    return await transactions.detail(transaction_id)

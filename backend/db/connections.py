@@ -32,13 +32,23 @@ POOLER_MISMATCH = (
 )
 
 
-def session_setup_sql(settings: Settings) -> str | None:
+def session_setup_sql(settings: Settings, *, records_changes: bool = False) -> str | None:
     """What a new session runs once, or None. Under a transaction pooler a session SET would
     land on whichever server session the pooler picked and leak to its next client: there
-    the timeout belongs to the role (README, "Deploying")."""
-    if settings.pool_mode == "session" and settings.statement_timeout_ms:
-        return f"SET statement_timeout = {int(settings.statement_timeout_ms)}"
-    return None
+    the timeout belongs to the role (README, "Deploying") and the X-ray's switch is set per
+    transaction (`RECORD_CHANGES`)."""
+    if settings.pool_mode == "transaction":
+        return None
+    sets = []
+    if settings.statement_timeout_ms:
+        sets.append(f"SET statement_timeout = {int(settings.statement_timeout_ms)}")
+    if records_changes:
+        sets.append("SET stackdeck.xray = 'on'")
+    return "; ".join(sets) or None
+
+
+# The users' and posts' triggers record changed rows while this is on (migration 0007).
+RECORD_CHANGES = "SELECT set_config('stackdeck.xray', 'on', true)"
 
 
 def asyncpg_options(settings: Settings) -> dict[str, Any]:

@@ -14,7 +14,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from stackdeck.backend.db.connections import engine_connect_args, session_setup_sql
+from stackdeck.backend.db.connections import (
+    RECORD_CHANGES,
+    engine_connect_args,
+    session_setup_sql,
+)
 from stackdeck.backend.metrics import current_metrics
 from stackdeck.backend.settings import Settings
 
@@ -40,7 +44,13 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
 
 
 def _set_up_sessions(engine: AsyncEngine, settings: Settings) -> None:
-    sql = session_setup_sql(settings)
+    if settings.pool_mode == "transaction" and settings.xray:
+        # No session to set it on: each transaction turns the X-ray's triggers on itself.
+        @event.listens_for(engine.sync_engine, "begin")
+        def _began(connection: Connection) -> None:
+            connection.exec_driver_sql(RECORD_CHANGES)
+
+    sql = session_setup_sql(settings, records_changes=settings.xray)
     if sql is None:
         return
 
@@ -56,28 +66,29 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 
 def _count_statements(engine: AsyncEngine) -> None:
-    """Feed the request's statement count and database time from the engine's cursor events."""
+    """Feed the request's statements and database time from the engine's cursor events."""
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def _before(conn: Connection, *_: Any) -> None:
+    def _before(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
         metrics = current_metrics.get()
         if metrics is not None:
             # Counted on the way in, so a statement that fails still counts.
             metrics.statements += 1
-            conn.info[_STARTED_AT] = time.perf_counter()
+            conn.info[_STARTED_AT] = (time.perf_counter(), statement)
 
     @event.listens_for(engine.sync_engine, "after_cursor_execute")
-    def _after(conn: Connection, *_: Any) -> None:
-        _add_db_time(conn)
+    def _after(conn: Connection, cursor: Any, *_: Any) -> None:
+        _ran(conn, cursor.rowcount if cursor.rowcount >= 0 else None)
 
     @event.listens_for(engine.sync_engine, "handle_error")
     def _failed(context: ExceptionContext) -> None:
         if context.connection is not None:
-            _add_db_time(context.connection)
+            _ran(context.connection, None)
 
 
-def _add_db_time(conn: Connection) -> None:
+def _ran(conn: Connection, rows: int | None) -> None:
     started = conn.info.pop(_STARTED_AT, None)
     metrics = current_metrics.get()
     if metrics is not None and started is not None:
-        metrics.db_seconds += time.perf_counter() - started
+        at, statement = started
+        metrics.ran(statement, time.perf_counter() - at, rows)

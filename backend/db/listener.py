@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import asyncpg
@@ -33,10 +33,11 @@ class Listener:
         on_payload: Callable[[str], None],
         on_reconnect: Callable[[], None],
         check_interval: float = 2.0,
+        also: Mapping[str, Callable[[str], None]] | None = None,
     ) -> None:
         self._dsn = asyncpg_dsn(url)
-        self._channel = channel
-        self._on_payload = on_payload
+        # Every channel on the one connection; `also` are those that need no gap filled.
+        self._channels = {channel: on_payload, **(also or {})}
         self._on_reconnect = on_reconnect
         self._check_interval = check_interval
         self._task: asyncio.Task[None] | None = None
@@ -65,7 +66,8 @@ class Listener:
             try:
                 self._connection = await asyncpg.connect(self._dsn, timeout=5)
                 self._connection.add_termination_listener(lambda _conn, lost=lost: lost.set())
-                await self._connection.add_listener(self._channel, self._notified)
+                for channel in self._channels:
+                    await self._connection.add_listener(channel, self._notified)
                 self.connections_made += 1
                 self.connected.set()
                 self._on_reconnect()
@@ -85,8 +87,8 @@ class Listener:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 
-    def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        self._on_payload(payload)
+    def _notified(self, _conn: Any, _pid: int, channel: str, payload: str) -> None:
+        self._channels[channel](payload)
 
     async def _close(self) -> None:
         connection, self._connection = self._connection, None

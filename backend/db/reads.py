@@ -64,11 +64,16 @@ class Reader:
         if metrics is not None:
             metrics.statements += 1  # on the way in, so a statement that fails still counts
         started = time.perf_counter()
+        rows: list[Record] | None = None
         try:
-            rows: list[Record] = await self.connection.fetch(statement.sql, *statement.args(params))
+            rows = await self.connection.fetch(statement.sql, *statement.args(params))
         finally:
             if metrics is not None:
-                metrics.db_seconds += time.perf_counter() - started
+                metrics.ran(
+                    statement.sql,
+                    time.perf_counter() - started,
+                    None if rows is None else len(rows),
+                )
         return rows
 
 

@@ -31,6 +31,12 @@ _PER_SECOND = ReadStatement.compile(
         """
     ).bindparams(bindparam("window", type_=Integer))
 )
+# A logged outcome as lists and the stream show it; the X-ray's columns only in the detail.
+_X_RAY = ("statements", "changes")
+_LISTED = [column for column in _log.c if column.name not in _X_RAY]
+_DETAIL = ReadStatement.compile(
+    select(_log).where(_log.c.id == bindparam("transaction_id", type_=BigInteger))
+)
 _NEWEST_ID = ReadStatement.compile(select(func.max(_log.c.id)))
 _TOTALS = ReadStatement.compile(
     select(_log.c.outcome, func.count().label("count")).group_by(_log.c.outcome)
@@ -40,7 +46,7 @@ _TOTALS = ReadStatement.compile(
 @functools.cache
 def _page_statement(after: bool, descending: bool) -> ReadStatement:
     """Each shape of page is compiled once, on first use (four shapes in all)."""
-    stmt = select(_log).limit(bindparam("limit", type_=BigInteger))
+    stmt = select(*_LISTED).limit(bindparam("limit", type_=BigInteger))
     stmt = stmt.order_by(_log.c.id.desc() if descending else _log.c.id)
     if after:
         cursor = bindparam("after", type_=BigInteger)
@@ -57,6 +63,10 @@ class TransactionRows:
     async def page_after(self, after: int | None, limit: int, descending: bool) -> list[Record]:
         statement = _page_statement(after is not None, descending)
         return await self.reader.fetch(statement, limit=limit, after=after)
+
+    async def with_xray(self, transaction_id: int) -> Record | None:
+        rows = await self.reader.fetch(_DETAIL, transaction_id=transaction_id)
+        return rows[0] if rows else None
 
     async def newest_id(self) -> int:
         return int((await self.reader.fetch(_NEWEST_ID))[0][0] or 0)

@@ -52,7 +52,6 @@ class UserWithPosts(UserRead):
 
 
 # The orders a list of users comes in: a column, descending with a leading `-`.
-UserSortColumn = Literal["id", "name", "email", "created_at", "post_count"]
 UserSortParam = Literal[
     "id",
     "-id",

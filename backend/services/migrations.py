@@ -369,6 +369,9 @@ class MigrationsService:
         # lock may not, or every request queued behind the DDL would wait with it.
         await conn.execute(text("SET LOCAL statement_timeout = 0"))
         await conn.execute(text(f"SET LOCAL lock_timeout = {int(self.lock_timeout_ms)}"))
+        # A revision's backfill is not a write to show row by row (and nothing would take
+        # the rows out of xray_changes: the run's outcome is recorded without the X-ray).
+        await conn.execute(text("SET LOCAL stackdeck.xray = 'off'"))
         current: list[str] = await conn.run_sync(_current_heads)
         try:
             plan = self.plan(direction, target, current)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from operator import attrgetter
 from typing import Any, TypeVar
 
 Row = TypeVar("Row")
 Key = TypeVar("Key")
+
+# Rows an export reads per statement: round trips stay few, memory holds a chunk or two.
+EXPORT_CHUNK_ROWS = 5_000
 
 
 def split_page(
@@ -27,7 +30,7 @@ def key_of(columns: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:
 
 
 async def keyset_chunks(
-    read: Callable[[tuple[Any, ...] | None], Awaitable[list[Row]]],
+    read: Callable[[tuple[Any, ...] | None], Coroutine[Any, Any, list[Row]]],
     key: Callable[[Row], tuple[Any, ...]],
     chunk_rows: int,
 ) -> AsyncIterator[list[Row]]:
@@ -38,13 +41,13 @@ async def keyset_chunks(
     connection): not one snapshot, but no row comes twice and none that was there
     throughout is missed, since each chunk starts past the last row of the one before.
     """
-    pending: asyncio.Task[list[Row]] | None = asyncio.create_task(_awaited(read(None)))
+    pending: asyncio.Task[list[Row]] | None = asyncio.create_task(read(None))
     try:
         while pending is not None:
             rows = await pending
             pending = None
             if len(rows) == chunk_rows:
-                pending = asyncio.create_task(_awaited(read(key(rows[-1]))))
+                pending = asyncio.create_task(read(key(rows[-1])))
             if rows:
                 yield rows
     finally:
@@ -52,7 +55,3 @@ async def keyset_chunks(
             pending.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pending
-
-
-async def _awaited(read: Awaitable[list[Row]]) -> list[Row]:
-    return await read

@@ -18,7 +18,12 @@ from stackdeck.backend.repositories.posts import PostRows, PostsRepository
 from stackdeck.backend.schemas.common import Sort
 from stackdeck.backend.schemas.posts import PostCreate, PostFilters, PostRead, PostUpdate
 from stackdeck.backend.services.idempotency import IdempotentWrite
-from stackdeck.backend.services.paging import key_of, keyset_chunks, split_page
+from stackdeck.backend.services.paging import (
+    EXPORT_CHUNK_ROWS,
+    key_of,
+    keyset_chunks,
+    split_page,
+)
 from stackdeck.backend.services.unit_of_work import Outcome, UnitOfWork
 
 
@@ -38,8 +43,7 @@ class PostQueries:
     `min_lsn`: the reader must see every commit up to this WAL position (its own writes).
     """
 
-    # Rows an export reads per statement (a class attribute: tests make it small).
-    export_chunk_rows = 5_000
+    export_chunk_rows = EXPORT_CHUNK_ROWS  # a class attribute: tests make it small
 
     def __init__(self, reads: ReadPool, min_lsn: int | None = None) -> None:
         self.reads = reads

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from operator import itemgetter
@@ -10,6 +11,7 @@ from operator import itemgetter
 from pydantic import TypeAdapter
 
 from stackdeck.backend.db.reads import ReadPool, Record
+from stackdeck.backend.errors import NotFound
 from stackdeck.backend.repositories.transactions import TransactionRows
 from stackdeck.backend.schemas.transactions import (
     OutcomeTotals,
@@ -17,6 +19,7 @@ from stackdeck.backend.schemas.transactions import (
     TransactionRead,
     TransactionStats,
 )
+from stackdeck.backend.schemas.xray import TransactionDetail
 from stackdeck.backend.services.events import HEARTBEAT, EventHub, Heartbeat, LogEvent, Subscription
 from stackdeck.backend.services.paging import split_page
 
@@ -53,6 +56,17 @@ class TransactionQueries:
             rows = await TransactionRows(connection).page_after(after, limit + 1, descending)
         page, next_cursor = split_page(rows, limit, itemgetter("id"))
         return _RECORDS.validate_python([dict(row) for row in page]), next_cursor
+
+    async def detail(self, transaction_id: int) -> TransactionDetail:
+        async with self.reads.connection(self.min_lsn) as connection:
+            row = await TransactionRows(connection).with_xray(transaction_id)
+        if row is None:
+            raise NotFound(f"no transaction {transaction_id}")
+        record = dict(row)
+        for column in ("statements", "changes"):  # jsonb reaches the read pool as text
+            if isinstance(record[column], str):
+                record[column] = json.loads(record[column])
+        return TransactionDetail.model_validate(record)
 
     async def stats(self, window: int) -> TransactionStats:
         async with self.reads.connection(self.min_lsn) as connection:

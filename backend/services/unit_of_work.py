@@ -70,9 +70,11 @@ class UnitOfWork:
         outcome = Outcome(operation, entity)
         started = time.perf_counter()
         statements_before = _statements_so_far()
+        metrics = current_metrics.get()
+        trace = metrics.trace if metrics is not None else None
+        traced_before = len(trace) if trace is not None else 0
 
         def record(result: Result, reason: str | None) -> OutcomeRecord:
-            metrics = current_metrics.get()
             return OutcomeRecord(
                 operation=operation,
                 outcome=result,
@@ -82,6 +84,9 @@ class UnitOfWork:
                 duration_ms=(time.perf_counter() - started) * 1000,
                 statement_count=_statements_so_far() - statements_before,
                 request_id=metrics.request_id if metrics else None,
+                statements=None
+                if trace is None
+                else [statement.as_dict() for statement in trace[traced_before:]],
             )
 
         try:

@@ -27,7 +27,12 @@ from stackdeck.backend.schemas.users import (
     UserWithPosts,
 )
 from stackdeck.backend.services.idempotency import IdempotentWrite
-from stackdeck.backend.services.paging import key_of, keyset_chunks, split_page
+from stackdeck.backend.services.paging import (
+    EXPORT_CHUNK_ROWS,
+    key_of,
+    keyset_chunks,
+    split_page,
+)
 from stackdeck.backend.services.unit_of_work import Outcome, UnitOfWork
 
 
@@ -41,8 +46,6 @@ def email_conflict(exc: IntegrityError, email: str | None) -> Exception:
 _USERS = TypeAdapter(list[UserRead])
 _USERS_WITH_POSTS = TypeAdapter(list[UserWithPosts])
 _POST_FIELDS = ("id", "title", "body", "published", "created_at")
-# Rows an export reads per statement: round trips stay few, memory stays one chunk.
-EXPORT_CHUNK_ROWS = 5_000
 
 
 class UserQueries:
@@ -54,8 +57,7 @@ class UserQueries:
     up to this WAL position (its own writes).
     """
 
-    # Rows an export reads per statement (a class attribute: tests make it small).
-    export_chunk_rows = EXPORT_CHUNK_ROWS
+    export_chunk_rows = EXPORT_CHUNK_ROWS  # a class attribute: tests make it small
 
     def __init__(self, reads: ReadPool, min_lsn: int | None = None) -> None:
         self.reads = reads

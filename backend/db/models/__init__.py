@@ -5,5 +5,14 @@ from stackdeck.backend.db.models.idempotency_key import IdempotencyKey
 from stackdeck.backend.db.models.post import Post
 from stackdeck.backend.db.models.transaction_log import TransactionLog
 from stackdeck.backend.db.models.user import User
+from stackdeck.backend.db.models.xray import RequestTrace, XrayChange
 
-__all__ = ["Base", "IdempotencyKey", "Post", "TransactionLog", "User"]
+__all__ = [
+    "Base",
+    "IdempotencyKey",
+    "Post",
+    "RequestTrace",
+    "TransactionLog",
+    "User",
+    "XrayChange",
+]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, Float, Identity, Integer, String, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from stackdeck.backend.db.base import Base
@@ -28,3 +30,7 @@ class TransactionLog(Base):
     duration_ms: Mapped[float] = mapped_column(Float, server_default="0")
     statement_count: Mapped[int] = mapped_column(Integer, server_default="0")
     request_id: Mapped[str | None] = mapped_column(String(64))
+    # The X-ray: what the transaction ran and what it changed. Deferred: only the detail
+    # view reads them, and the NOTIFY payload leaves them out.
+    statements: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB, deferred=True)
+    changes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB, deferred=True)

@@ -46,7 +46,7 @@ class User(Base):
         passive_deletes=True,
         order_by="Post.id",
     )
-    # Kept right by a trigger on posts (migration 0007), so every writer of posts counts,
+    # Kept right by a trigger on posts (migration 0008), so every writer of posts counts,
     # and a page can be sorted by it through an index.
     post_count: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 

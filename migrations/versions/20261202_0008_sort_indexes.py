@@ -14,8 +14,8 @@ The upgrade creates the trigger before it backfills, in one transaction: the tri
 lock on posts keeps writers out until the counts are in. The downgrade drops it all; the
 count is derived from posts, so nothing is lost either way.
 
-Revision ID: 0007_sort_indexes
-Revises: 0006_posts_published
+Revision ID: 0008_sort_indexes
+Revises: 0007_xray
 Create Date: 2026-12-02 03:00:00
 """
 
@@ -24,8 +24,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_sort_indexes"
-down_revision: str | Sequence[str] | None = "0006_posts_published"
+revision: str = "0008_sort_indexes"
+down_revision: str | Sequence[str] | None = "0007_xray"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
