@@ -1,14 +1,15 @@
 """A bounded window over a keyset-paginated list, in any order: the pages held, and how to
 fetch the pages on either side of them.
 
-The users table holds `capacity` rows and at most a page more. Every page is fetched by a cursor
-from the API, walking the view's order forwards or backwards (the reverse sort, whose rows
-are then turned round): the page after the last row continues from the bottom page's
-forward `next`, the page before the first row from the top page's backward `next`. A page
-that falls off one end is remembered by the fetch that brought it (one cursor), so scrolling
-back refetches it (a cursor per page scrolled past is what is kept: the API hands out no
-cursor for the rows before a row, so the way back is the way that came). `g`/`G` replace the window with the first page, or the reverse order's
-first page turned round, so neither end is ever reached by scanning.
+The users table holds `capacity` rows and at most a page more. Every page is fetched by a
+cursor from the API, walking the view's order forwards or backwards (the reverse sort,
+whose rows are then turned round): the page after the last row continues from the bottom
+page's forward `next`, the page before the first row from the top page's backward `next`.
+A page that falls off one end is remembered by the fetch that brought it (one cursor), so
+scrolling back refetches it: a cursor per page scrolled past is what is kept, since the API
+hands out no cursor for the rows before a row. `g`/`G` replace the window with the first
+page, or the reverse order's first page turned round, so neither end is ever reached by
+scanning.
 """
 
 from __future__ import annotations
