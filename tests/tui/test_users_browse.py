@@ -200,7 +200,7 @@ async def _export(pilot: object, app: StackdeckApp, path: Path) -> ExportScreen:
     return screen
 
 
-@pytest.mark.parametrize("suffix", ["csv", "ndjson"])
+@pytest.mark.parametrize("suffix", ["csv", "ndjson", "json"])
 async def test_x_exports_the_view_sorted_filtered_and_searched(
     backend: BackendThread, tmp_path: Path, suffix: str
 ) -> None:
