@@ -136,6 +136,11 @@ async def test_f_filters_with_the_apis_errors_beside_the_field_and_escape_clears
         await pilot.press("f")
         await until(pilot, lambda: isinstance(app.screen, FilterScreen))
         assert app.screen.query_one("#field-email", Input).value == "BUSY"
+        await pilot.click("#cancel")  # Cancel: the filters stay
+        await until(pilot, lambda: not isinstance(app.screen, FilterScreen))
+        assert users.filters == {"email": "BUSY", "posts_min": "2"}
+        await pilot.press("f")
+        await until(pilot, lambda: isinstance(app.screen, FilterScreen))
         await pilot.press("escape")
         await until(pilot, lambda: loads_idle(app) and users.total == 23)
         assert users.filters == {} and str(users.border_title) == "Users"

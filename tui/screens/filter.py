@@ -34,7 +34,8 @@ def describe_filters(filters: dict[str, str]) -> str:
 
 
 class FilterScreen(FormScreen):
-    """Dismisses with the filters to apply ({} after `escape`: none), None if unchanged."""
+    """Dismisses with the filters to apply ({} after `escape`: none); None from Cancel, which
+    leaves them as they were."""
 
     BINDINGS = [
         Binding("escape", "clear", "Clear filters"),
@@ -56,6 +57,3 @@ class FilterScreen(FormScreen):
 
     def action_clear(self) -> None:
         self.dismiss({})
-
-    def action_cancel(self) -> None:
-        self.action_clear()
