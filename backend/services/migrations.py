@@ -11,6 +11,7 @@ the run started, a run whose connection dies releases the lock, and a second run
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import re
@@ -35,6 +36,7 @@ from stackdeck.backend.errors import (
     MigrationFailed,
     MigrationInterrupted,
     MigrationRunning,
+    NotFound,
     SchemaNotReady,
     Unavailable,
     UnknownRevision,
@@ -47,6 +49,7 @@ from stackdeck.backend.schemas.migrations import (
     MigrationSql,
     MigrationStatus,
     RevisionRead,
+    RevisionSource,
     SchemaState,
 )
 from stackdeck.backend.services.outcomes import OutcomeRecord, record_outcome
@@ -297,6 +300,17 @@ class MigrationsService:
             return list(steps)
         except (RevisionError, CommandError, ValueError) as exc:
             raise self._unknown(target, exc) from None
+
+    async def source(self, revision: str) -> RevisionSource:
+        """A revision file's text (read-only, for review); NotFound for an unknown id."""
+        return await asyncio.to_thread(self._source, revision)
+
+    def _source(self, revision: str) -> RevisionSource:
+        found = next((s for s in self.script.walk_revisions() if s.revision == revision), None)
+        if found is None or found.path is None:
+            raise NotFound(f"no revision {revision!r}; known revisions: {_known(self.script)}")
+        path = Path(found.path)
+        return RevisionSource(revision=revision, filename=path.name, source=path.read_text())
 
     def _unknown(self, target: str, exc: BaseException) -> UnknownRevision:
         reason = str(exc).strip() or type(exc).__name__
