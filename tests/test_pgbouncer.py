@@ -118,13 +118,15 @@ async def test_transaction_pooler_serves_every_path_with_no_server_error(
         again = seen(await client.post("/users", json=body, headers=key))
         assert first.status_code == again.status_code == 201
         assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
-        for method, path, body in (
+        retried: list[tuple[str, str, dict[str, str] | None]] = [
             ("PATCH", f"/users/{first.json()['id']}", {"name": "Keyed again"}),
             ("DELETE", f"/users/{first.json()['id']}", None),
-        ):
+        ]
+        for method, path, change in retried:
             keyed = {"Idempotency-Key": f"pgbouncer-{method}"}
             answers = [
-                seen(await client.request(method, path, json=body, headers=keyed)) for _ in range(2)
+                seen(await client.request(method, path, json=change, headers=keyed))
+                for _ in range(2)
             ]
             assert answers[0].status_code == answers[1].status_code < 300, answers[0].text
             assert answers[0].content == answers[1].content
