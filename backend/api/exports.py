@@ -33,7 +33,9 @@ async def _csv(fields: Sequence[str], chunks: Rows) -> AsyncIterator[bytes]:
     csv.writer(header, lineterminator="\r\n").writerow(fields)
     opening = header.getvalue()
     async for rows in chunks:
-        yield (opening + "".join([f"{row['csv_record']}\r\n" for row in rows])).encode()
+        # The record is each row's last column; one join, not a string per row.
+        records = "\r\n".join([row[-1] for row in rows])
+        yield (opening + records + "\r\n").encode() if rows else opening.encode()
         opening = ""
     if opening:
         yield opening.encode()  # an export with no rows is its header
