@@ -66,7 +66,8 @@ class StackdeckApp(TypeAheadApp[None]):
         Binding("m", "upgrade", "Migrate", id="migrate"),
         Binding("d", "downgrade", "Downgrade", id="downgrade"),
         Binding("l", "request_log", "Requests", id="request_log"),
-        Binding("S", "last_statements", "Last statements", id="last_statements"),
+        # Off the crowded footer: the status bar it opens says "SQL statements" already.
+        Binding("S", "last_statements", "Last statements", show=False, id="last_statements"),
         Binding("question_mark", "help", "Help", id="help"),
         # `vim = true` only (check_action): the arrows' twins, gg and G in any pane.
         Binding("j", "vim_key('down')", "Down", show=False, id="vim_down"),

@@ -291,7 +291,8 @@ class TransactionScreen(_XrayScreen):
                 " (rolled back)" if detail.outcome != "committed" else ""
             )
         else:
-            state = f"{len(detail.statements)} statements; {len(detail.changes)} rows changed"
+            rows = "1 row" if len(detail.changes) == 1 else f"{len(detail.changes)} rows"
+            state = f"{len(detail.statements)} statements; {rows} changed"
             state += " — g on a change goes to its row"
         self.query_one("#xray-state", Static).update(state)
         self.show_statements(detail.statements or [])
