@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import signal
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stackdeck import __version__
+from stackdeck.backend import exits
 from stackdeck.backend.cli_migrate import add_migrate_parser, migrate
 
 # Imported where used: the console's launch turns the cyclic collector off (see
@@ -35,8 +36,9 @@ def _settings_error(exc: ValidationError) -> str:
     return f"{field}: {message}"
 
 
-def _exit_quietly(signum: int, frame: object) -> None:
-    raise SystemExit(0)
+# Test-only: the console raises once the embedded PostgreSQL is up, as a console that crashes
+# at start-up would (tests/test_ways_out.py). Read here and nowhere else.
+CRASH_AFTER_DATABASE = "STACKDECK_TEST_CRASH_AFTER_DATABASE"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,13 +161,14 @@ def serve(settings: Settings, log_level: str = "info") -> int:
                     # uvicorn's exit code for a server that failed to start
                     return _fail("a worker could not start; see the log above", 3)
                 return 0
-            # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal;
-            # this turns that into a normal exit, so the embedded PostgreSQL is released.
-            signal.signal(signal.SIGTERM, _exit_quietly)
+            # uvicorn shuts down gracefully on SIGTERM/SIGINT (and SIGHUP, see exits), then
+            # re-raises the signal: a normal exit from here on, releasing the embedded server.
             with contextlib.suppress(KeyboardInterrupt):
                 run_server(create_app(resolved), resolved.host, resolved.port, log_level)
     except EmbeddedDatabaseError as exc:
         return _fail(str(exc))
+    except exits.Signalled:
+        return 0  # stopped as asked, after a graceful shutdown
     return 0
 
 
@@ -228,6 +231,16 @@ def _fail_lines(lines: list[str]) -> int:
 
 
 def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    # Every way out runs the `finally` blocks that release what a command started.
+    with exits.handle_signals():
+        try:
+            return _run(parser, args)
+        except exits.Signalled as exc:
+            print(f"stackdeck: stopped by {exc.name}", file=sys.stderr)
+            return int(exc.code or 0)
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     if args.command == "config":
@@ -296,6 +309,9 @@ def console(args: argparse.Namespace, settings: Settings) -> int:
     try:
         from stackdeck.tui.main import run_console  # imported while PostgreSQL starts
 
+        if os.environ.get(CRASH_AFTER_DATABASE):
+            starting.result()
+            raise RuntimeError(f"{CRASH_AFTER_DATABASE} is set: crashing after the database")
         code = run_console(
             url,
             read_only=args.read_only,
@@ -303,6 +319,7 @@ def console(args: argparse.Namespace, settings: Settings) -> int:
             after_first_page=_collect_after_launch,
             config=config,
             config_path=path,
+            notice=lambda: backend.notice,
         )
     finally:
         backend.stop()

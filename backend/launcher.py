@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
+from stackdeck.backend import exits
 from stackdeck.backend.api import API_PREFIX
 from stackdeck.backend.db.embedded import EmbeddedPostgres
 from stackdeck.backend.settings import Settings, mask_url
@@ -68,6 +69,8 @@ class BackendThread:
     _launcher: threading.Thread | None = field(default=None, init=False)
     _sock: socket.socket | None = field(default=None, init=False)
     database_url_masked: str = field(default="", init=False)
+    # One line for the user when the embedded server was already running (see EmbeddedPostgres).
+    notice: str | None = field(default=None, init=False)
 
     @property
     def root_url(self) -> str:
@@ -94,6 +97,7 @@ class BackendThread:
         if settings.database_url_value() is None and self._embedded is None:
             self._embedded = EmbeddedPostgres(settings.data_dir)
             url = self._embedded.start()
+            self.notice = self._embedded.notice
             settings = settings.model_copy(update={"database_url": SecretStr(url)})
             self.settings = settings
         self.database_url_masked = mask_url(settings.database_url_value() or "")
@@ -156,7 +160,12 @@ class BackendThread:
                 raise LauncherError(f"the backend did not start within {timeout:.0f}s")
 
     def stop(self, release_database: bool = True) -> None:
-        """Stop uvicorn (finishing requests in flight), then release the embedded PostgreSQL."""
+        """Stop uvicorn (finishing requests in flight), then release the embedded PostgreSQL.
+        A signal meanwhile does not cut this short (it takes effect once it is done)."""
+        with exits.uninterrupted():
+            self._stop(release_database)
+
+    def _stop(self, release_database: bool) -> None:
         if self._launcher is not None:
             # Quitting while the backend starts: let the start finish, then stop what it began.
             self._launcher.join(timeout=60)

@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 from textual_serve.server import Server
 
+from stackdeck.backend import exits
 from stackdeck.backend.api.security import allowed_names, hostname, origin_hostname
 from stackdeck.backend.settings import Settings
 
@@ -144,5 +145,8 @@ def serve_web(args: argparse.Namespace, settings: Settings) -> int:
         server.serve()
     finally:
         if backend is not None:
-            backend.stop()
+            # textual-serve's loop put the default signal handlers back as it closed: a
+            # signal now must not cut the release short.
+            with exits.handle_signals():
+                backend.stop()
     return 0

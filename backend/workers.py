@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
+from stackdeck.backend import exits
+
 # A worker unpickles this module before it can answer the supervisor's health pings, so it
 # imports the app (seconds, on a busy machine) only once it answers them.
 if TYPE_CHECKING:
@@ -138,6 +140,7 @@ class Supervisor(Multiprocess):
                 process.process.join()
 
     def handle_hup(self) -> None:
+        exits.detach_from_terminal()  # it is gone: a write to it would fail
         log.info("Received SIGHUP, exiting.")
         self.should_exit.set()
 

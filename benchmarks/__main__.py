@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import bulk, http, roundtrips, stream, topology, xray
+from benchmarks import browse, bulk, http, roundtrips, stream, topology, xray
 from benchmarks.console import measure as measure_console
 from benchmarks.harness import backend, database, median
 from tests.pg import PgCluster
@@ -256,6 +256,40 @@ def bulk_figures(
     ]
 
 
+def browse_figures(server_url: str, database_url: str, backend_pid: int) -> list[Figure]:
+    """Every sort order's last page against its first; an export against `psql \\copy`."""
+    api = f"{server_url}/api/v1"
+    figures = [
+        Figure.ratio(
+            f"last page vs the first, sort={pages.sort} ({pages.first_ms:.1f} ms)",
+            pages.last_ms / pages.first_ms,
+            at_most=1.5,
+            detail=f"{pages.last_ms:.1f} ms",
+        )
+        for pages in browse.sorted_pages(api)
+    ]
+    copied = browse.psql_copy(database_url)
+    exported = browse.export_csv(api, backend_pid)
+    assert exported.rows == copied.rows, (exported.rows, copied.rows)
+    figures += [
+        Figure.ratio(
+            f"CSV export of {exported.rows:,} users, rows/s vs psql \\copy "
+            f"({copied.rows_per_second:,.0f}/s)",
+            exported.rows_per_second / copied.rows_per_second,
+            at_least=0.5,
+            detail=f"{exported.rows_per_second:,.0f} rows/s",
+        ),
+        Figure(
+            f"backend RSS growth exporting {exported.rows:,} users",
+            exported.rss_growth_mb,
+            "MB",
+            "<= 50 MB",
+            exported.rss_growth_mb <= 50,
+        ),
+    ]
+    return figures
+
+
 def http_figures(
     server_url: str, database_url: str, logs: Path, users: int, quick: bool
 ) -> list[Figure]:
@@ -467,6 +501,7 @@ def main() -> int:
             # What pgbench -i does after its load: measure a settled database, not one that
             # autovacuum is about to rescan beside the load generator.
             ("vacuum", lambda: vacuum_figures(url)),
+            ("browse", lambda: browse_figures(server.url, url, server.process.pid)),
             ("HTTP", lambda: http_figures(server.url, url, Path(logs), users, args.quick)),
             ("workers", lambda: workers_figures(server.url, url, Path(logs), users, args.quick)),
             ("round trips", lambda: round_trip_figures(cluster, url, Path(logs))),

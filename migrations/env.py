@@ -11,6 +11,8 @@ interleaves with one from `stackdeck migrate` or the API.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from logging.config import fileConfig
 
 from alembic import context
@@ -19,6 +21,7 @@ from sqlalchemy import func, pool, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from stackdeck.backend import exits
 from stackdeck.backend.db.locks import MIGRATION_LOCK_KEY
 from stackdeck.backend.db.models import Base
 
@@ -29,21 +32,25 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 target_metadata = Base.metadata
 
 
-def database_url() -> str:
-    """The URL given by the caller, else STACKDECK_DATABASE_URL, else the embedded server."""
+@contextmanager
+def database_url() -> Iterator[str]:
+    """The URL given by the caller, else STACKDECK_DATABASE_URL, else the embedded server's
+    (released when the block ends: the server stops if no other process uses it)."""
     given = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
     if given:
-        return str(given)
+        yield str(given)
+        return
+    from stackdeck.backend.db.embedded import database_for
     from stackdeck.backend.settings import Settings
 
     settings = Settings()
     # DDL on a session of its own: the direct URL when the app goes through a pooler.
     url = settings.direct_database_url_value()
     if url is not None:
-        return url
-    from stackdeck.backend.db.embedded import EmbeddedPostgres
-
-    return EmbeddedPostgres(settings.data_dir).start()
+        yield url
+        return
+    with database_for(settings) as embedded:
+        yield embedded.database_url_value() or ""
 
 
 def _configure(connection: Connection) -> None:
@@ -80,8 +87,8 @@ async def run_async(engine: AsyncEngine) -> None:
         await connection.commit()
 
 
-async def run_on_own_engine() -> None:
-    engine = create_async_engine(database_url(), poolclass=pool.NullPool)
+async def run_on_own_engine(url: str) -> None:
+    engine = create_async_engine(url, poolclass=pool.NullPool)
     try:
         await run_async(engine)
     finally:
@@ -107,4 +114,6 @@ elif isinstance(connection := config.attributes.get("connection"), AsyncEngine):
 elif connection is not None:
     run_on_connection(connection)
 else:
-    asyncio.run(run_on_own_engine())
+    # Plain `alembic`: SIGTERM and SIGHUP end it as an exception would, releasing the server.
+    with exits.handle_signals(), database_url() as url:
+        asyncio.run(run_on_own_engine(url))

@@ -6,6 +6,8 @@ import asyncio
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -25,6 +27,7 @@ from stackdeck.backend.settings import Settings
 from tests.helpers import asgi_client, uvicorn_serving
 from tests.pg import PgCluster, create_migrated_template, start_cluster
 from tests.standby import StandbyServer, make_standby
+from tests.support.embedded import embedded_data_dir, wait_until_stopped
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -162,3 +165,29 @@ async def live_client(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClien
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with asgi_client(app) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def warm_data_dir() -> Iterator[Path]:
+    """A STACKDECK_DATA_DIR made once by the real commands (`migrate upgrade`, then `seed`),
+    stopped: tests copy it (`stackdeck_data_dir`) instead of waiting for initdb each time."""
+    with embedded_data_dir() as path:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STACKDECK_")}
+        env["STACKDECK_DATA_DIR"] = str(path)
+        for command in (["migrate", "upgrade"], ["seed", "--users", "3"]):
+            subprocess.run(
+                [sys.executable, "-m", "stackdeck.backend.cli", *command],
+                check=True,
+                capture_output=True,
+                timeout=120,
+                env=env,
+            )
+        wait_until_stopped(path / "pgdata")
+        yield path
+
+
+@pytest.fixture
+def stackdeck_data_dir(warm_data_dir: Path) -> Iterator[Path]:
+    """A migrated data dir with 3 users of its own; no PostgreSQL for it outlives the test."""
+    with embedded_data_dir(template=warm_data_dir) as path:
+        yield path

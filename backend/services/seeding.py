@@ -57,10 +57,11 @@ _PARAGRAPH_CUMULATIVE = [
 _PARAGRAPH_SEPARATOR = b"\n\n"
 
 # Binary COPY rows, packed in one call each: (field count, id's length, id, name's length)
-# for users, (field count, user_id's length, user_id) for posts.
+# for users, (field count, user_id's length, user_id) for posts; a user's post_count last.
 _USER_HEAD = struct.Struct(">hiqi")
 _POST_HEAD = struct.Struct(">hiq")
 _LENGTH = struct.Struct(">i")
+_BIGINT = struct.Struct(">iq")
 
 
 @dataclass
@@ -166,9 +167,11 @@ class SeedService:
                 if freeze:
                     await self.bulk.truncate_empty_tables()
                 rows = _Rows(seed, first_id, await names)
+                await self.bulk.count_posts_ourselves()
                 try:
                     await self.bulk.copy_users(
-                        _ahead(worker, rows.user_chunks(users), progress), freeze=freeze
+                        _ahead(worker, rows.user_chunks(users, posts_per_user), progress),
+                        freeze=freeze,
                     )
                     rows.texts = await texts
                     await self.bulk.copy_posts(
@@ -203,12 +206,14 @@ class _Rows:
         # A string seed is hashed the same way in every process (no PYTHONHASHSEED).
         return random.Random(f"stackdeck-seed:{self.seed}:{table}:{chunk}")
 
-    def user_chunks(self, count: int) -> Iterator[tuple[int, bytes]]:
+    def user_chunks(self, count: int, posts_per_user: int) -> Iterator[tuple[int, bytes]]:
+        post_count = _BIGINT.pack(8, posts_per_user)  # every seeded user has as many posts
         for chunk, start in enumerate(range(0, count, CHUNK_ROWS)):
             n = min(CHUNK_ROWS, count - start)
-            yield n, self._users(self._random("users", chunk), self.first_id + start, n)
+            rng = self._random("users", chunk)
+            yield n, self._users(rng, self.first_id + start, n, post_count)
 
-    def _users(self, rng: random.Random, first_id: int, n: int) -> bytes:
+    def _users(self, rng: random.Random, first_id: int, n: int, post_count: bytes) -> bytes:
         names = self.names
         head, length = _USER_HEAD.pack, _LENGTH.pack
         rows = []
@@ -222,7 +227,11 @@ class _Rows:
             name = first + last
             # The id in the address keeps every email unique, however often the seed runs.
             email = b"%s.%s.%d%s" % (first_lower, last_lower, user_id, domain)
-            rows.append(b"".join((head(3, 8, user_id, len(name)), name, length(len(email)), email)))
+            rows.append(
+                b"".join(
+                    (head(4, 8, user_id, len(name)), name, length(len(email)), email, post_count)
+                )
+            )
         return b"".join(rows)
 
     def post_chunks(self, users: int, per_user: int) -> Iterator[tuple[int, bytes]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from operator import itemgetter
+from collections.abc import AsyncIterator
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -13,14 +13,26 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from stackdeck.backend.db.errors import UNIQUE_VIOLATION, constraint_name, sqlstate
 from stackdeck.backend.db.models import User
-from stackdeck.backend.db.reads import ReadPool
+from stackdeck.backend.db.reads import ReadPool, Record
 from stackdeck.backend.errors import Conflict, NotFound
 from stackdeck.backend.repositories.posts import PostsRepository
 from stackdeck.backend.repositories.users import UserRows, UsersRepository
+from stackdeck.backend.schemas.common import Sort
 from stackdeck.backend.schemas.transactions import BatchResult, UserBatch
-from stackdeck.backend.schemas.users import UserCreate, UserRead, UserUpdate, UserWithPosts
+from stackdeck.backend.schemas.users import (
+    UserCreate,
+    UserFilters,
+    UserRead,
+    UserUpdate,
+    UserWithPosts,
+)
 from stackdeck.backend.services.idempotency import IdempotentWrite
-from stackdeck.backend.services.paging import split_page
+from stackdeck.backend.services.paging import (
+    EXPORT_CHUNK_ROWS,
+    key_of,
+    keyset_chunks,
+    split_page,
+)
 from stackdeck.backend.services.unit_of_work import Outcome, UnitOfWork
 
 
@@ -44,6 +56,8 @@ class UserQueries:
     rows are in, before any mapping is done. `min_lsn`: the reader must see every commit
     up to this WAL position (its own writes).
     """
+
+    export_chunk_rows = EXPORT_CHUNK_ROWS  # a class attribute: tests make it small
 
     def __init__(self, reads: ReadPool, min_lsn: int | None = None) -> None:
         self.reads = reads
@@ -74,22 +88,31 @@ class UserQueries:
         return UserWithPosts.model_validate(user)
 
     async def page(
-        self, after: int | None, limit: int, q: str | None, descending: bool = False
-    ) -> tuple[list[UserRead], int | None]:
-        """A keyset page in one statement, whatever its size."""
+        self,
+        sort: Sort,
+        filters: UserFilters,
+        start: tuple[Any, ...] | None,
+        limit: int,
+    ) -> tuple[list[UserRead], tuple[Any, ...] | None]:
+        """A keyset page in one statement, whatever its size, order and filters; and the
+        sort key to start the next page from (None on the last page)."""
         async with self.reads.connection(self.min_lsn) as connection:
-            rows = await UserRows(connection).page_after(after, limit + 1, q, descending)
-        page, next_cursor = split_page(rows, limit, itemgetter("id"))
-        return _USERS.validate_python([dict(row) for row in page]), next_cursor
+            rows = await UserRows(connection).page(sort, filters, start, limit + 1)
+        page, next_key = split_page(rows, limit, key_of(sort.key_columns()))
+        return _USERS.validate_python([dict(row) for row in page]), next_key
 
     async def page_with_posts(
-        self, after: int | None, limit: int, q: str | None, descending: bool = False
-    ) -> tuple[list[UserWithPosts], int | None]:
+        self,
+        sort: Sort,
+        filters: UserFilters,
+        start: tuple[Any, ...] | None,
+        limit: int,
+    ) -> tuple[list[UserWithPosts], tuple[Any, ...] | None]:
         """A keyset page and its users' posts: two statements, whatever its size."""
         async with self.reads.connection(self.min_lsn) as connection:
             repository = UserRows(connection)
-            rows = await repository.page_after(after, limit + 1, q, descending)
-            page, next_cursor = split_page(rows, limit, itemgetter("id"))
+            rows = await repository.page(sort, filters, start, limit + 1)
+            page, next_key = split_page(rows, limit, key_of(sort.key_columns()))
             posts = await repository.posts_of([row["id"] for row in page])
         users = [dict(row) for row in page]
         by_user: dict[int, list[dict[str, Any]]] = {}
@@ -97,11 +120,32 @@ class UserQueries:
             user["posts"] = by_user[user["id"]] = []
         for post in posts:
             by_user[post["user_id"]].append(dict(post))
-        return _USERS_WITH_POSTS.validate_python(users), next_cursor
+        return _USERS_WITH_POSTS.validate_python(users), next_key
 
-    async def count(self, q: str | None) -> int:
+    async def count(self, filters: UserFilters) -> int:
         async with self.reads.connection(self.min_lsn) as connection:
-            return await UserRows(connection).count(q)
+            return await UserRows(connection).count(filters)
+
+    async def export(
+        self, sort: Sort, filters: UserFilters, csv_records: bool = False
+    ) -> AsyncIterator[list[Record]]:
+        """Every matching user in order, a keyset chunk at a time (rows in USER_FIELDS
+        order, or with `csv_records` each a CSV record); memory holds one chunk, however
+        many rows there are.
+
+        Each chunk checks a read connection out and returns it: a client that downloads
+        slowly holds no connection while it does (so an export is not one snapshot; see
+        keyset_chunks).
+        """
+        chunk_rows = self.export_chunk_rows
+
+        async def chunk(start: tuple[Any, ...] | None) -> list[Record]:
+            async with self.reads.connection(self.min_lsn) as connection:
+                rows = UserRows(connection)
+                return await rows.page(sort, filters, start, chunk_rows, csv_records)
+
+        async for rows in keyset_chunks(chunk, key_of(sort.key_columns()), chunk_rows):
+            yield rows
 
 
 class UsersService:
@@ -116,7 +160,6 @@ class UsersService:
                 await self.users.add(user)
             except IntegrityError as exc:
                 raise email_conflict(exc, data.email) from None
-            set_committed_value(user, "post_count", 0)
             set_committed_value(user, "posts", [])
             outcome.entity_id = user.id
             return UserRead.model_validate(user)
@@ -131,7 +174,6 @@ class UsersService:
             user = await self.users.get(user_id, with_posts=True)
             if user is None:
                 raise NotFound(f"user {user_id} does not exist")
-            post_count = user.post_count
             for name, value in changes.items():
                 setattr(user, name, value)
             try:
@@ -141,8 +183,6 @@ class UsersService:
             except StaleDataError:
                 # Deleted by a concurrent request between our read and our update.
                 raise NotFound(f"user {user_id} does not exist") from None
-            # The flush expires SQL-expression attributes; an update cannot change this one.
-            set_committed_value(user, "post_count", post_count)
             return UserRead.model_validate(user)
 
         return await self.uow.write("users.update", "user", work, UserRead)

@@ -1,0 +1,1 @@
+"""Helpers several tests share (not tests themselves)."""

@@ -60,7 +60,9 @@ async def test_a_create_gives_up_after_its_attempts_with_a_clear_error(
 async def test_a_migration_run_is_never_sent_twice(
     backend: BackendThread, database_url: str
 ) -> None:
-    client = ApiClient(backend.url, timeout=0.5, write_attempts=4)
+    # The downgrade waits on the lock for as long as it is held, so any timeout outlasts it;
+    # a short one also failed the plain reads around it on a loaded machine.
+    client = ApiClient(backend.url, timeout=3.0, write_attempts=4)
     try:
         before = await client.migrations()
         async with table_locked(database_url, "posts"):  # the downgrade waits on it

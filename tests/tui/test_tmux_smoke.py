@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from collections.abc import Iterator
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.embedded import assert_released, embedded_data_dir
 from tests.tmux import Tmux, clean_env, tmux_session
 
 STACKDECK = Path(sys.executable).parent / "stackdeck"
@@ -23,9 +23,18 @@ def tmux() -> Iterator[Tmux]:
         yield session
 
 
-def test_stackdeck_in_tmux_shows_the_panes_and_quits_cleanly(tmux: Tmux, tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    tmux.start(str(STACKDECK), tmp_path, clean_env(STACKDECK_DATA_DIR=str(data_dir)))
+@pytest.fixture
+def fresh_data_dir() -> Iterator[Path]:
+    """A data dir never used (a new user's); no PostgreSQL for it outlives the test."""
+    with embedded_data_dir() as path:
+        yield path
+
+
+def test_stackdeck_in_tmux_shows_the_panes_and_quits_cleanly(
+    tmux: Tmux, fresh_data_dir: Path
+) -> None:
+    data_dir = fresh_data_dir
+    tmux.start(str(STACKDECK), data_dir.parent, clean_env(STACKDECK_DATA_DIR=str(data_dir)))
     panes = ("Users", "Posts", "Transactions", "Migrations")
     # Waited for whole: a capture can land between two partial redraws of the screen.
     screen = tmux.wait_for(lambda s: all(p in s for p in panes) and "schema not migrated" in s)
@@ -41,6 +50,4 @@ def test_stackdeck_in_tmux_shows_the_panes_and_quits_cleanly(tmux: Tmux, tmp_pat
     tmux.wait_for(lambda s: "Request log" not in s and "Migrations" in s)
     tmux.send("q")
     tmux.wait_for(lambda s: "exit=0" in s, within=30)
-    # The embedded PostgreSQL was released: no process still holds it.
-    pids = json.loads((data_dir / "pgdata" / ".handle_pids.json").read_text())
-    assert pids == []
+    assert_released(data_dir / "pgdata")

@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Identity,
+    Index,
     String,
     Text,
     func,
@@ -47,3 +48,9 @@ class Post(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     author: Mapped[User] = relationship(back_populates="posts", lazy="raise")
+
+
+# Keyset pages in every sortable order: the column, then the id that breaks its ties.
+SORTABLE = ("created_at", "title")
+for _column in SORTABLE:
+    Index(f"ix_posts_{_column}_id", Post.__table__.c[_column], Post.__table__.c.id)

@@ -12,9 +12,9 @@ from sqlalchemy import (
     Index,
     String,
     func,
-    select,
+    text,
 )
-from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from stackdeck.backend.db.base import Base
 from stackdeck.backend.db.models.post import Post
@@ -46,16 +46,15 @@ class User(Base):
         passive_deletes=True,
         order_by="Post.id",
     )
-    # Loaded only where a query asks for it (undefer), so writes never compute it by accident.
-    post_count: Mapped[int] = column_property(
-        select(func.count(Post.id))
-        .where(Post.user_id == id)
-        .correlate_except(Post)
-        .scalar_subquery(),
-        deferred=True,
-        raiseload=True,
-    )
+    # Kept right by a trigger on posts (migration 0008), so every writer of posts counts,
+    # and a page can be sorted by it through an index.
+    post_count: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 # One address, however it is capitalised.
 Index("uq_users_email_lower", func.lower(User.email), unique=True)
+
+# Keyset pages in every sortable order: the column, then the id that breaks its ties.
+SORTABLE = ("name", "email", "created_at", "post_count")
+for _column in SORTABLE:
+    Index(f"ix_users_{_column}_id", User.__table__.c[_column], User.__table__.c.id)

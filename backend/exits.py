@@ -1,0 +1,204 @@
+"""Every way out of a process runs its clean-up: SIGTERM, SIGHUP and SIGINT end it the way an
+exception does, so the `finally` blocks release what was started (the embedded PostgreSQL).
+
+A command installs the handlers once, around everything it starts (`handle_signals`). The
+console diverts them while its app runs (`divert`), so a signal quits the app gracefully.
+A step that must not be cut halfway (starting or releasing the embedded server) runs
+`uninterrupted()`: a signal that arrives meanwhile takes effect when the step ends.
+
+SIGHUP means the terminal is gone: output is sent to /dev/null first (a write to a hung-up
+terminal fails, and a failed write must not stop the clean-up), then it is handled as SIGTERM,
+by whoever handles SIGTERM at that moment (uvicorn while it serves, for instance).
+
+A terminal that closes signals only its shell; a console also watches for its terminal
+(`watch_terminal`), so it quits when the terminal ends unsignalled.
+
+If the way out hangs, a watchdog runs the last-resort releases (`on_last_resort`) and ends
+the process: nothing that was started outlives it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from types import FrameType
+
+SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+# Longer than any graceful shutdown (uvicorn waits up to 10 s for requests in flight).
+GRACE = 15.0
+
+
+class Signalled(SystemExit):
+    """The process was asked to stop by a signal; `code` is the shell's 128 + signal number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
+
+
+@dataclass
+class _State:
+    # Called with the signal number instead of raising; returns False when it cannot act.
+    diverted_to: Callable[[int], bool] | None = None
+    deferring: int = 0
+    pending: int | None = None
+    stopping: bool = False
+    releases: list[Callable[[], None]] = field(default_factory=list)
+    watchdog: threading.Timer | None = None
+
+
+_state = _State()
+
+
+@contextmanager
+def handle_signals(even_if_ignored: tuple[int, ...] = ()) -> Iterator[None]:
+    """Within the block, SIGTERM, SIGHUP and SIGINT raise `Signalled` in the main thread.
+    A signal ignored when the process started stays ignored (`nohup stackdeck serve &`),
+    unless it is named in `even_if_ignored`."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals belong to the main thread; its own handlers are in place
+        return
+    previous = {
+        signum: signal.signal(signum, _handle)
+        for signum in SIGNALS
+        if signum in even_if_ignored or signal.getsignal(signum) is not signal.SIG_IGN
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextmanager
+def divert(to: Callable[[int], bool]) -> Iterator[None]:
+    """Within the block a signal calls `to(signum)` (which returns False when it cannot act,
+    and the signal then raises as usual) instead of raising. SIGHUP is handled even when it
+    was ignored at start: a console cannot outlive its terminal."""
+    with handle_signals(even_if_ignored=(signal.SIGHUP,)):
+        before, _state.diverted_to = _state.diverted_to, to
+        try:
+            yield
+        finally:
+            _state.diverted_to = before
+
+
+@contextmanager
+def uninterrupted() -> Iterator[None]:
+    """A step a signal must not cut halfway: the signal takes effect once it is done.
+    Only the main thread runs signal handlers, so a step on another thread needs nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _state.deferring += 1
+    try:
+        yield
+    finally:
+        _state.deferring -= 1
+        if _state.deferring == 0 and _state.pending is not None:
+            signum, _state.pending = _state.pending, None
+            _act(signum)
+
+
+def on_last_resort(release: Callable[[], None]) -> Callable[[], None]:
+    """Register what the watchdog releases if the way out hangs; call the result to forget it."""
+    _state.releases.append(release)
+
+    def forget() -> None:
+        with suppress(ValueError):
+            _state.releases.remove(release)
+
+    return forget
+
+
+def _handle(signum: int, frame: FrameType | None) -> None:
+    if signum == signal.SIGHUP:
+        detach_from_terminal()
+        current = signal.getsignal(signal.SIGTERM)
+        if callable(current) and current is not _handle:
+            # Someone else handles SIGTERM now (uvicorn, an asyncio loop): theirs to act on.
+            _start_watchdog(signum)
+            signal.raise_signal(signal.SIGTERM)
+            return
+    if _state.deferring:
+        _state.pending = _state.pending or signum
+        return
+    _act(signum)
+
+
+def _act(signum: int) -> None:
+    if _state.stopping:
+        return  # already on the way out; a second signal must not cut the clean-up short
+    _start_watchdog(signum)
+    if _state.diverted_to is not None and _state.diverted_to(signum):
+        _state.stopping = True
+        return
+    _state.stopping = True
+    raise Signalled(signum)
+
+
+def watch_terminal(every: float = 1.0) -> None:
+    """A SIGHUP to this process when its terminal goes away. Closing a terminal signals its
+    session leader (the shell), and the shell passes it on only if it dies of it: a shell
+    that ignores SIGHUP leaves the programs it ran with a terminal that reads as empty."""
+    if not _has_terminal():
+        return  # nothing to lose (a pipe, a service)
+
+    def watch() -> None:
+        while _has_terminal():
+            time.sleep(every)
+        os.kill(os.getpid(), signal.SIGHUP)
+
+    threading.Thread(target=watch, name="stackdeck-terminal", daemon=True).start()
+
+
+def _has_terminal() -> bool:
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+    except OSError:
+        return False
+    return True
+
+
+def detach_from_terminal() -> None:
+    """Send output meant for the terminal to /dev/null: after SIGHUP, writes to it fail.
+    (For a process whose SIGHUP handler is not this module's, uvicorn's supervisor say.)"""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in (1, 2):
+            with suppress(OSError):
+                if os.isatty(fd):
+                    os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+def _start_watchdog(signum: int) -> None:
+    if _state.watchdog is not None:
+        return
+    _state.watchdog = threading.Timer(GRACE, _last_resort, args=(signum,))
+    _state.watchdog.daemon = True
+    _state.watchdog.start()
+
+
+def _last_resort(signum: int) -> None:
+    """The graceful way out did not finish: release what is registered, then end at once."""
+    for release in list(_state.releases):
+        with suppress(Exception):
+            release()
+    with suppress(OSError, ValueError):
+        print(
+            f"stackdeck: forced exit {GRACE:.0f}s after {signal.Signals(signum).name}",
+            file=sys.stderr,
+        )
+    os._exit(128 + signum)

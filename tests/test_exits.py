@@ -1,0 +1,89 @@
+"""Signals as ways out (backend/exits), in this process: no PostgreSQL, no subprocess."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from types import FrameType
+
+import pytest
+
+from stackdeck.backend import exits
+
+
+@pytest.fixture(autouse=True)
+def fresh_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[exits._State]:
+    """Each test its own state; the watchdog a signal starts never fires in pytest."""
+    state = exits._State()
+    monkeypatch.setattr(exits, "_state", state)
+    yield state
+    if state.watchdog is not None:
+        state.watchdog.cancel()
+
+
+def test_sigterm_raises_signalled_and_the_handlers_are_restored_after() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(exits.Signalled) as raised, exits.handle_signals():
+        signal.raise_signal(signal.SIGTERM)
+    assert raised.value.code == 128 + signal.SIGTERM
+    assert raised.value.name == "SIGTERM"
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_signal_during_an_uninterrupted_step_takes_effect_when_it_ends() -> None:
+    finished = False
+    with pytest.raises(exits.Signalled), exits.handle_signals(), exits.uninterrupted():
+        signal.raise_signal(signal.SIGTERM)
+        finished = True
+    assert finished
+
+
+def test_a_second_signal_does_not_cut_the_way_out_short() -> None:
+    with exits.handle_signals():
+        with pytest.raises(exits.Signalled):
+            signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(signal.SIGTERM)  # the clean-up runs on, undisturbed
+
+
+def test_sighup_goes_to_whoever_handles_sigterm_now(fresh_state: exits._State) -> None:
+    received: list[int] = []
+
+    def theirs(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+
+    with exits.handle_signals():
+        before = signal.signal(signal.SIGTERM, theirs)  # uvicorn's, while it serves
+        try:
+            signal.raise_signal(signal.SIGHUP)
+        finally:
+            signal.signal(signal.SIGTERM, before)
+    assert received == [signal.SIGTERM]
+    assert fresh_state.watchdog is not None  # and if their shutdown hangs, it is ended
+
+
+def test_a_signal_ignored_at_start_stays_ignored_unless_named() -> None:
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # nohup
+    try:
+        with exits.handle_signals():
+            signal.raise_signal(signal.SIGHUP)  # nothing happens
+        with pytest.raises(exits.Signalled), exits.handle_signals((signal.SIGHUP,)):
+            signal.raise_signal(signal.SIGHUP)
+    finally:
+        signal.signal(signal.SIGHUP, before)
+
+
+def test_divert_hands_the_signal_over_and_falls_back_to_raising() -> None:
+    seen: list[int] = []
+
+    def quit_app(signum: int) -> bool:
+        seen.append(signum)
+        return True
+
+    with exits.divert(quit_app):
+        signal.raise_signal(signal.SIGTERM)
+    assert seen == [signal.SIGTERM]
+
+
+def test_divert_raises_when_the_receiver_cannot_act() -> None:
+    with pytest.raises(exits.Signalled), exits.divert(lambda signum: False):
+        signal.raise_signal(signal.SIGTERM)
