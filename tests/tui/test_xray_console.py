@@ -4,12 +4,15 @@ changed row, the status bar's `S` and click, and the pane's pause (`space`) and 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI, Request
 from textual.widgets import DataTable, Input, OptionList, RadioSet
 
 from stackdeck.backend.launcher import BackendThread
 from stackdeck.backend.services.users import UserQueries
 from stackdeck.tui.app import StackdeckApp
+from stackdeck.tui.main import read_config
 from stackdeck.tui.screens.request_log import RequestLogScreen
 from stackdeck.tui.screens.transaction_filter import TransactionFilterScreen
 from stackdeck.tui.screens.xray import PlanScreen, RequestTraceScreen, TransactionScreen
@@ -148,10 +151,14 @@ async def test_enter_on_a_transaction_shows_the_update_as_a_diff_and_g_goes_to_t
         post = await app.client.create_post(user_id, "Fresh", "post body")
         await until(pilot, lambda: "posts.create" in (tx_lines(app) or [""])[-1])
         screen = await open_newest_transaction(pilot, app)
-        [change] = screen.detail.changes or []  # type: ignore[union-attr]
-        assert (change.table, change.op) == ("posts", "insert")
-        assert "+ title: 'Fresh'" in screen_text(app)
-        await pilot.press("g")
+        changes = screen.detail.changes or []  # type: ignore[union-attr]
+        # The post, and its author's maintained post_count: the trigger's row is there too.
+        ops = sorted((c.table, c.op) for c in changes)
+        assert ops == [("posts", "insert"), ("users", "update")], ops
+        text = screen_text(app)
+        assert "+ title: 'Fresh'" in text and "+ post_count: 2" in text
+        at = next(n for n, c in enumerate(changes) if c.table == "posts")
+        await pilot.press(*["down"] * at, "g")
         await until(
             pilot,
             lambda: (
@@ -236,3 +243,19 @@ async def test_f_filters_by_operation_and_outcome_and_escape_clears(
         await pilot.press("escape")
         await until(pilot, lambda: len(tx_lines(console)) == 4)
         assert "filter" not in str(tx.border_title)
+
+
+async def test_the_config_files_keymap_moves_the_new_keys(
+    backend: BackendThread, tmp_path: Path
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[keymap]\npause_transactions = "z"\njump_to_row = "o"\n')
+    config = read_config(path)  # the ids are known: the file is accepted
+    app = make_console(backend, config=config)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: loads_idle(app) and app.transactions.connected)
+        app.transactions.log_view.focus()
+        await pilot.press("z")
+        assert app.transactions.paused
+        await pilot.press("space")  # its old key does nothing now
+        assert app.transactions.paused
