@@ -108,6 +108,13 @@ async def test_s_and_a_click_on_the_status_bar_show_the_last_requests_statements
         await until(pilot, lambda: not isinstance(app.screen, RequestTraceScreen))
         await pilot.click("#status")
         await until(pilot, lambda: isinstance(app.screen, RequestTraceScreen))
+        await pilot.press("escape")
+        # An id the backend does not keep: a readable line, not a traceback.
+        unknown = RequestTraceScreen(app.client, "no-such-request")
+        await app.push_screen(unknown)
+        state = unknown.query_one("#xray-state")
+        await until(pilot, lambda: state.has_class("-error"))
+        assert "no-such-request" in str(state.render())
 
 
 async def open_newest_transaction(pilot: object, app: StackdeckApp) -> TransactionScreen:
@@ -259,3 +266,28 @@ async def test_the_config_files_keymap_moves_the_new_keys(
         assert app.transactions.paused
         await pilot.press("space")  # its old key does nothing now
         assert app.transactions.paused
+
+
+async def test_a_filter_changed_while_paused_neither_loses_nor_repeats_an_event(
+    console: StackdeckApp,
+) -> None:
+    async with console.run_test(size=SIZE) as pilot:
+        tx = console.transactions
+        await until(pilot, lambda: loads_idle(console) and tx.connected)
+        user = await console.client.create_user("Ada", "ada@example.com")
+        await console.client.update_user(int(user["id"]), name="Ada L")
+        await until(pilot, lambda: len(tx_lines(console)) == 2)
+        tx.log_view.focus()
+        await pilot.press("space")
+        await console.client.create_user("Grace", "grace@example.com")
+        await console.client.update_user(int(user["id"]), name="Ada K")
+        await until(pilot, lambda: "2 waiting" in str(tx.border_title))
+        await pilot.press("f")
+        await until(pilot, lambda: isinstance(console.screen, TransactionFilterScreen))
+        await pilot.press(*"users.create", "enter")
+        await until(pilot, lambda: "1 waiting" in str(tx.border_title))
+        assert len(tx_lines(console)) == 1  # Ada's create; Grace's still waits
+        await pilot.press("space")
+        await until(pilot, lambda: len(tx_lines(console)) == 2)
+        ids = [int(item["id"]) for item in tx.lines]
+        assert len(set(ids)) == 2 and all("users.create" in line for line in tx_lines(console))

@@ -165,8 +165,8 @@ class TransactionsPane(Pane):
         self._flush_timer: Timer | None = None
         self.lines: deque[dict[str, Any]] = deque(maxlen=ROWS)  # the log's lines, in step
         self.paused = False
-        self.waiting: deque[dict[str, Any]] = deque(maxlen=ROWS)  # arrived while paused
-        self.waiting_count = 0  # how many arrived (and match the filter) while paused
+        self.held: deque[dict[str, Any]] = deque(maxlen=ROWS)  # arrived while paused, all
+        self.waiting_count = 0  # of those, how many the filter lets through
         self.filter = TransactionFilter()
         self._state = "live"
 
@@ -272,7 +272,7 @@ class TransactionsPane(Pane):
         self.shown.extend(items)
         matching = [item for item in items if self.filter.matches(item)]
         if self.paused:
-            self.waiting.extend(matching)
+            self.held.extend(items)
             self.waiting_count += len(matching)
             self._show_title()
         else:
@@ -291,11 +291,14 @@ class TransactionsPane(Pane):
             log.write(self._line(item), scroll_end=following)
 
     def _rewrite(self) -> None:
-        """Every kept outcome again, through the filter (after the filter changed)."""
+        """Every kept outcome again, through the filter (after the filter changed); those
+        held by a pause still wait, counted through the new filter."""
+        held = {id(item) for item in self.held}
         self.log_view.clear()
         self.log_view.cursor = None
         self.lines.clear()
-        self._write([item for item in self.shown if self.filter.matches(item)])
+        self._write([i for i in self.shown if id(i) not in held and self.filter.matches(i)])
+        self.waiting_count = sum(1 for item in self.held if self.filter.matches(item))
 
     def _show_title(self, state: str | None = None) -> None:
         self._state = state or self._state
@@ -311,9 +314,9 @@ class TransactionsPane(Pane):
     def action_pause(self) -> None:
         self.paused = not self.paused
         if not self.paused:
-            waiting, self.waiting = list(self.waiting), deque(maxlen=ROWS)
+            held, self.held = list(self.held), deque(maxlen=ROWS)
             self.waiting_count = 0
-            self._write(waiting)
+            self._write([item for item in held if self.filter.matches(item)])
         self._show_title()
 
     def action_filter(self) -> None:
