@@ -157,6 +157,10 @@ def test_snapshot_transaction_diff(
             if change.after and "updated_at" in change.after:  # now(); `before` is fixed
                 change.after["updated_at"] = "2026-02-03T04:05:06+00:00"
         screen.show(detail.model_copy(update={"occurred_at": fixed, "duration_ms": 2.0}))
+        # The pane behind the screen shows the outcome's time and duration too.
+        for item in app.transactions.shown:
+            item.update(occurred_at=fixed.isoformat(), duration_ms=2.0)
+        app.transactions._rewrite()
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)  # type: ignore[operator]

@@ -122,7 +122,8 @@ class RequestLogScreen(ModalScreen[None]):
             if trace.n_plus_one and key in self.records:
                 worst = max(warning.count for warning in trace.n_plus_one)
                 table = self.query_one("#log-table", DataTable)
-                table.update_cell(key, "x-ray", cell(f"⚠ N+1 ×{worst}", "bold yellow"))
+                warning = self.app.get_css_variables().get("warning", "yellow")
+                table.update_cell(key, "x-ray", cell(f"⚠ N+1 ×{worst}", f"bold {warning}"))
 
     @on(DataTable.RowSelected, "#log-table")
     def _selected(self, event: DataTable.RowSelected) -> None:

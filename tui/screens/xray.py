@@ -41,8 +41,10 @@ def one_line(sql: str, width: int = SQL_WIDTH) -> str:
 
 def _statements_table(table_id: str) -> DataTable[Any]:
     table: DataTable[Any] = DataTable(id=table_id, cursor_type="row", zebra_stripes=True)
-    for name in ("#", "ms", "rows", "sql"):
-        table.add_column(name, key=name)
+    # Fixed widths: a refill (another answer) lines up with the first.
+    for name, width in (("#", 3), ("ms", 8), ("rows", 6)):
+        table.add_column(name, key=name, width=width)
+    table.add_column("sql", key="sql")
     return table
 
 
@@ -189,9 +191,13 @@ class PlanScreen(_XrayScreen):
         except ApiError as error:
             self.failed(error)
             return
+        try:
+            top = self.plan.plan[0]["Plan"]
+        except (IndexError, KeyError, TypeError):
+            self.failed(ApiError(502, "Unexpected answer", "the plan is not EXPLAIN's JSON"))
+            return
         self.query_one("#xray-state", Static).update(one_line(self.plan.sql, 400))
         tree = self.query_one("#xray-plan", Tree)
-        top = self.plan.plan[0]["Plan"] if isinstance(self.plan.plan, list) else {}
 
         def add(parent: Any, node: dict[str, Any]) -> None:
             children = node.get("Plans") or []
