@@ -291,3 +291,28 @@ async def test_a_filter_changed_while_paused_neither_loses_nor_repeats_an_event(
         await until(pilot, lambda: len(tx_lines(console)) == 2)
         ids = [int(item["id"]) for item in tx.lines]
         assert len(set(ids)) == 2 and all("users.create" in line for line in tx_lines(console))
+
+
+async def test_a_delete_shows_whole_rows_cascade_included_and_g_says_it_is_gone(
+    backend: BackendThread,
+) -> None:
+    [user_id] = seed_users(backend.url, 1, posts_each=2)
+    app = make_console(backend)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: loads_idle(app) and app.transactions.connected)
+        await app.client.delete_user(user_id)
+        await until(pilot, lambda: "users.delete" in (tx_lines(app) or [""])[-1])
+        screen = await open_newest_transaction(pilot, app)
+        changes = screen.detail.changes or []  # type: ignore[union-attr]
+        assert sorted((c.table, c.op) for c in changes) == [
+            ("posts", "delete"),
+            ("posts", "delete"),
+            ("users", "delete"),
+        ]
+        assert all(c.after is None for c in changes)
+        text = screen_text(app)
+        assert "DELETE users #" in text and "- email: 'user0000@example.com'" in text
+        assert "- title: 'Post 0 of user 0'" in text and "+ " not in text.split("changes")[-1]
+        await pilot.press("g")
+        await until(pilot, lambda: "was deleted by" in screen_text(app))
+        assert isinstance(app.screen, TransactionScreen)  # nothing to go to: it stays
