@@ -52,8 +52,11 @@ class GracefulServer(uvicorn.Server):
         # would kill the process mid-request. Like uvicorn's, the handler is only for the
         # main thread, and the signal is raised again once the server has stopped.
         with super().capture_signals():
-            if threading.current_thread() is not threading.main_thread() or not hasattr(
-                signal, "SIGHUP"
+            if (
+                threading.current_thread() is not threading.main_thread()
+                or not hasattr(signal, "SIGHUP")
+                # Run under nohup: the hang-up is ignored, as asked, and the server goes on.
+                or signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
             ):
                 yield
                 return

@@ -118,6 +118,19 @@ async def test_transaction_pooler_serves_every_path_with_no_server_error(
         again = seen(await client.post("/users", json=body, headers=key))
         assert first.status_code == again.status_code == 201
         assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+        retried: list[tuple[str, str, dict[str, str] | None]] = [
+            ("PATCH", f"/users/{first.json()['id']}", {"name": "Keyed again"}),
+            ("DELETE", f"/users/{first.json()['id']}", None),
+        ]
+        for method, path, change in retried:
+            keyed = {"Idempotency-Key": f"pgbouncer-{method}"}
+            answers = [
+                seen(await client.request(method, path, json=change, headers=keyed))
+                for _ in range(2)
+            ]
+            assert answers[0].status_code == answers[1].status_code < 300, answers[0].text
+            assert answers[0].content == answers[1].content
+            assert answers[1].headers["idempotent-replayed"] == "true"
 
         # A migration run takes its advisory lock per transaction: it works through it too.
         down = seen(await client.post("/migrations/downgrade"))
@@ -131,7 +144,9 @@ async def test_transaction_pooler_serves_every_path_with_no_server_error(
         assert health.json()["status"] == "ok" and health.json()["reason"] is None
 
         # LISTEN is on the direct URL: every committed write reached the stream.
-        writes = 12 + 1 + 1 + 1 + 1  # users, post, patch, delete, the keyed create
+        writes = (
+            12 + 1 + 1 + 1 + 1 + 2
+        )  # users, post, patch, delete, the keyed create, patch, delete
         await eventually(lambda: len(subscriber.events) >= writes, within=15)
         await subscriber.stop()
     assert seen.server_errors() == []

@@ -25,7 +25,7 @@ from stackdeck.backend.main import create_app
 from stackdeck.backend.services.events import Heartbeat, LogEvent
 from stackdeck.backend.services.transactions import TransactionStream
 from stackdeck.tui.app import StackdeckApp
-from stackdeck.tui.client import ApiClient
+from stackdeck.tui.client import ApiClient, UserView
 from tests.conftest import CANARY, make_settings
 from tests.helpers import API, eventually, free_port, serving
 from tests.pg import asyncpg_dsn
@@ -243,9 +243,9 @@ async def test_the_console_sees_what_it_just_saved_while_the_standby_is_behind(
             assert console.last_commit_lsn is not None
             assert (await console.get_user(created["id"]))["name"] == "Ada"
             await console.update_user(created["id"], name="Ada L")
-            page = await console.list_users()
-            assert [u["name"] for u in page["items"]] == ["Ada L"]
-            assert await console.count_users() == 1
+            page = await console.list_users(UserView())
+            assert [u.name for u in page.items] == ["Ada L"]
+            assert await console.count_users(UserView()) == 1
         finally:
             await _resume_replay(standby, replica_db)
     finally:
@@ -276,7 +276,7 @@ async def test_the_console_shows_the_replica_and_a_user_it_just_created_on_a_pau
                 # the primary: the standby has not replayed the insert.
                 await until(
                     pilot,
-                    lambda: any(u["email"] == "ada@x.io" for u in console.users.window.rows),
+                    lambda: any(u.email == "ada@x.io" for u in console.users.window.rows),
                     within=30,
                 )
                 await until(pilot, lambda: console.users.total == 1, within=30)

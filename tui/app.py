@@ -334,7 +334,7 @@ class StackdeckApp(TypeAheadApp[None]):
 
     @on(UsersPane.Highlighted)
     def _user_highlighted(self, event: UsersPane.Highlighted) -> None:
-        self.posts.show_user(int(event.user["id"]) if event.user else None)
+        self.posts.show_user(event.user.id if event.user else None)
 
     @on(UsersPane.OpenPosts)
     def _open_posts(self, event: UsersPane.OpenPosts) -> None:

@@ -15,10 +15,10 @@ import re
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 from httpx_sse import SSEError, aconnect_sse
@@ -196,6 +196,65 @@ class StreamEvent:
     id: str
     event: str
     data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A user as the list gives it (timestamps as the API writes them, ISO 8601)."""
+
+    id: int
+    name: str
+    email: str
+    post_count: int
+    created_at: str
+    updated_at: str
+
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "id",
+        "name",
+        "email",
+        "post_count",
+        "created_at",
+        "updated_at",
+    )
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> User:
+        return cls(
+            int(data["id"]),
+            str(data["name"]),
+            str(data["email"]),
+            int(data.get("post_count") or 0),
+            str(data.get("created_at") or ""),
+            str(data.get("updated_at") or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UserPage:
+    items: list[User]
+    next: str | None  # the cursor of the page after (in the order asked for); None: the last
+
+
+# The filters GET /users, /users/count and /users/export take beside `q`.
+USER_FILTERS = ("name", "email", "created_from", "created_to", "posts_min", "posts_max")
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    """Which users, in which order: what a page, a count and an export all ask for."""
+
+    sort: str = "id"  # a column of User
+    descending: bool = False
+    q: str = ""
+    filters: dict[str, str] = field(default_factory=dict)  # of USER_FILTERS, non-empty values
+
+    def params(self, *, reverse: bool = False) -> dict[str, str]:
+        descending = self.descending != reverse
+        return {"sort": ("-" if descending else "") + self.sort, **self.filter_params()}
+
+    def filter_params(self) -> dict[str, str]:
+        return {"q": self.q, **self.filters}
 
 
 RequestListener = Callable[[RequestRecord], None]
@@ -387,23 +446,53 @@ class ApiClient:
         return result
 
     async def list_users(
-        self,
-        *,
-        limit: int = 100,
-        after: int | None = None,
-        q: str | None = None,
-        order: str = "asc",
-        embed_posts: bool = False,
-    ) -> dict[str, Any]:
-        params = {"limit": limit, "after": after, "q": q, "order": order}
-        if embed_posts:
-            params["embed"] = "posts"
-        result: dict[str, Any] = await self.request("GET", "/users", params=params)
-        return result
+        self, view: UserView, *, limit: int = 100, cursor: str | None = None, reverse: bool = False
+    ) -> UserPage:
+        """A keyset page of `view`; `reverse` walks its order backwards (the rows before)."""
+        params = {"limit": limit, "cursor": cursor, **view.params(reverse=reverse)}
+        result = await self.request("GET", "/users", params=params)
+        items = [User.from_api(item) for item in result["items"]]
+        following = result.get("next")
+        return UserPage(items, None if following is None else str(following))
 
-    async def count_users(self, q: str | None = None) -> int:
-        result = await self.request("GET", "/users/count", params={"q": q})
+    async def count_users(self, view: UserView) -> int:
+        result = await self.request("GET", "/users/count", params=view.filter_params())
         return int(result["total"])
+
+    async def export_users(self, view: UserView, export_format: str) -> AsyncGenerator[bytes, None]:
+        """The view's every row as a file, chunk by chunk as the backend sends them (the
+        whole file is never held). Recorded in the log when the answer starts."""
+        params = {"format": export_format, **view.params()}
+        headers = {MIN_LSN: self.last_commit_lsn[0]} if self.last_commit_lsn else {}
+        path = "/users/export"
+        shown = f"{path}?{httpx.QueryParams(params)}"
+        started, at = time.perf_counter(), datetime.now()
+        # No read timeout past the usual: chunks keep coming while the export runs.
+        try:
+            async with self.http.stream("GET", path, params=params, headers=headers) as response:
+                latency = (time.perf_counter() - started) * 1000
+                error = None
+                if not response.is_success:
+                    await response.aread()
+                    error = _problem(response)
+                self._record(
+                    RequestRecord(
+                        at,
+                        "GET",
+                        shown,
+                        response.status_code,
+                        latency,
+                        request_id=response.headers.get("x-request-id"),
+                        error=error.message if error else None,
+                    )
+                )
+                if error is not None:
+                    raise error
+                async for chunk in response.aiter_raw():
+                    yield chunk
+        except httpx.HTTPError as exc:
+            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise BackendUnreachable(detail) from None
 
     async def get_user(self, user_id: int) -> dict[str, Any]:
         result: dict[str, Any] = await self.request("GET", f"/users/{user_id}")
@@ -537,6 +626,10 @@ class ApiClient:
         result: dict[str, Any] = await self.request(
             "GET", "/migrations/sql", params={"from": from_rev, "to": to_rev}
         )
+        return result
+
+    async def migration_source(self, revision: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", f"/migrations/{revision}/source")
         return result
 
     async def upgrade(self, target: str = "head") -> dict[str, Any]:

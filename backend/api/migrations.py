@@ -1,10 +1,11 @@
-"""/migrations: status with history and drift, upgrade, downgrade and an SQL preview."""
+"""/migrations: status with history and drift, upgrade, downgrade, an SQL preview and a
+revision's source."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
 
 from stackdeck.backend.api.deps import MigrationsServiceDep
 from stackdeck.backend.api.idempotency import refuse_idempotency_key
@@ -14,6 +15,7 @@ from stackdeck.backend.schemas.migrations import (
     MigrationRun,
     MigrationSql,
     MigrationStatus,
+    RevisionSource,
     UpgradeRequest,
 )
 from stackdeck.backend.schemas.types import Text
@@ -78,3 +80,11 @@ async def migration_sql(
     to: Annotated[Text | None, Query(max_length=200, description="default: head")] = None,
 ) -> MigrationSql:
     return await migrations.sql(from_, to)
+
+
+@router.get("/{revision}/source", summary="A revision file's text, for review (read-only)")
+async def revision_source(
+    migrations: MigrationsServiceDep,
+    revision: Annotated[str, Path(max_length=200, description="a revision id")],
+) -> RevisionSource:
+    return await migrations.source(revision)

@@ -75,3 +75,9 @@ class MigrationSql(BaseModel):
     to: str
     direction: Direction
     sql: str
+
+
+class RevisionSource(BaseModel):
+    revision: str
+    filename: str = Field(description="the revision file's name in migrations/versions")
+    source: str = Field(description="the revision file's text, as it ships")

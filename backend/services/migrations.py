@@ -11,6 +11,7 @@ the run started, a run whose connection dies releases the lock, and a second run
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import re
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import MetaData, func, select, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stackdeck.backend.db.errors import infrastructure_error, sqlstate
@@ -35,6 +36,7 @@ from stackdeck.backend.errors import (
     MigrationFailed,
     MigrationInterrupted,
     MigrationRunning,
+    NotFound,
     SchemaNotReady,
     Unavailable,
     UnknownRevision,
@@ -47,6 +49,7 @@ from stackdeck.backend.schemas.migrations import (
     MigrationSql,
     MigrationStatus,
     RevisionRead,
+    RevisionSource,
     SchemaState,
 )
 from stackdeck.backend.services.outcomes import OutcomeRecord, record_outcome
@@ -256,15 +259,20 @@ class MigrationsService:
             for s in reversed(list(script.walk_revisions()))
         ]
         at_head = set(current) == set(heads)
+        drift = Drift(checked=False, detected=False, differences=[])
         if at_head:
-            differences = [describe_difference(d) for d in compare_metadata(context, self.metadata)]
-            drift = Drift(
-                checked=True,
-                detected=bool(differences),
-                differences=differences[:MAX_DIFFERENCES],
-            )
-        else:
-            drift = Drift(checked=False, detected=False, differences=[])
+            try:
+                found = compare_metadata(context, self.metadata)
+            except NoSuchTableError:
+                # A run committed DDL while the tables were being reflected: no verdict now.
+                log.info("drift not checked: the schema changed during the comparison")
+            else:
+                differences = [describe_difference(d) for d in found]
+                drift = Drift(
+                    checked=True,
+                    detected=bool(differences),
+                    differences=differences[:MAX_DIFFERENCES],
+                )
         running = bool(conn.scalar(text(lock_is_held_sql(MIGRATION_LOCK_KEY))))
         return MigrationStatus(
             current=current,
@@ -292,6 +300,17 @@ class MigrationsService:
             return list(steps)
         except (RevisionError, CommandError, ValueError) as exc:
             raise self._unknown(target, exc) from None
+
+    async def source(self, revision: str) -> RevisionSource:
+        """A revision file's text (read-only, for review); NotFound for an unknown id."""
+        return await asyncio.to_thread(self._source, revision)
+
+    def _source(self, revision: str) -> RevisionSource:
+        found = next((s for s in self.script.walk_revisions() if s.revision == revision), None)
+        if found is None or found.path is None:
+            raise NotFound(f"no revision {revision!r}; known revisions: {_known(self.script)}")
+        path = Path(found.path)
+        return RevisionSource(revision=revision, filename=path.name, source=path.read_text())
 
     def _unknown(self, target: str, exc: BaseException) -> UnknownRevision:
         reason = str(exc).strip() or type(exc).__name__

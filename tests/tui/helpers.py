@@ -11,6 +11,7 @@ from textual.app import App
 from textual.pilot import Pilot
 
 from stackdeck.tui.app import StackdeckApp
+from stackdeck.tui.client import User
 from stackdeck.tui.screens.migration import MigrationScreen
 from tests.helpers import eventually
 
@@ -60,7 +61,7 @@ def loads_idle(app: StackdeckApp) -> bool:
     )
 
 
-def user_rows(app: StackdeckApp) -> list[dict[str, object]]:
+def user_rows(app: StackdeckApp) -> list[User]:
     return list(app.users.window.rows)
 
 

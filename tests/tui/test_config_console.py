@@ -29,7 +29,7 @@ TOKEN_ENV = "STACKDECK_TEST_PROFILE_TOKEN"
 
 
 def emails(app: StackdeckApp) -> list[str]:
-    return [str(row["email"]) for row in app.users.window.rows]
+    return [str(row.email) for row in app.users.window.rows]
 
 
 async def test_the_theme_is_applied(backend: BackendThread) -> None:
@@ -82,7 +82,7 @@ async def test_vim_moves_with_j_k_gg_and_G(backend: BackendThread) -> None:
         await until(pilot, lambda: loads_idle(app) and table.cursor_row == 28)
         await pilot.press("g")
         await until(pilot, lambda: loads_idle(app) and table.cursor_row == 0)
-        assert users.current_user()["email"] == "user0000@example.com"  # type: ignore[index]
+        assert users.current_user().email == "user0000@example.com"  # type: ignore[union-attr]
         # The keys vim took moved: n is no longer new user, o is; l is right, L the log.
         await pilot.press("o")
         await until(pilot, lambda: isinstance(app.screen, FormScreen))
@@ -134,7 +134,7 @@ async def test_vim_n_and_N_step_through_the_search_matches_and_wrap(
         await until(pilot, lambda: loads_idle(app) and table.cursor_row == 0)
         await pilot.press("N")  # before the first: the last
         await until(pilot, lambda: loads_idle(app) and table.cursor_row == 2)
-        assert users.current_user()["email"] == "zed0002@example.com"  # type: ignore[index]
+        assert users.current_user().email == "zed0002@example.com"  # type: ignore[union-attr]
         await pilot.press("N")
         await until(pilot, lambda: table.cursor_row == 1)
 

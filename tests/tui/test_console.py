@@ -17,7 +17,7 @@ async def test_n_creates_a_user_that_appears_in_the_table(console: StackdeckApp)
         await pilot.press(*"Ada Lovelace")
         await pilot.press("tab", *"ada@example.com", "enter")
         await until(
-            pilot, lambda: any(u["email"] == "ada@example.com" for u in console.users.window.rows)
+            pilot, lambda: any(u.email == "ada@example.com" for u in console.users.window.rows)
         )
         assert console.users.total == 1
         assert console.users.table.row_count == 1

@@ -52,12 +52,12 @@ async def test_p_adds_a_post_and_a_jumps_to_its_author(backend: BackendThread) -
             pilot,
             lambda: (
                 loads_idle(app)
-                and (app.users.current_user() or {}).get("id") == author["id"]
+                and getattr(app.users.current_user(), "id", None) == author["id"]
                 and app.users.window.index_of(author["id"]) == app.users.table.cursor_row
             ),
         )
         assert app.users.table.has_focus
-        assert (app.users.current_user() or {}).get("post_count") == 1
+        assert getattr(app.users.current_user(), "post_count", None) == 1
 
 
 async def test_l_shows_the_request_log_with_statements(backend: BackendThread) -> None:

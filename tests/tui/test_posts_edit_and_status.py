@@ -42,7 +42,7 @@ async def test_e_edits_a_post_and_delete_removes_it_after_confirming(
         await until(pilot, lambda: loads_idle(app) and posts.table.row_count == 1)
         assert (posts.current_post() or {}).get("id") != first["id"]
         # The users pane follows: the author now has one post.
-        await until(pilot, lambda: (app.users.current_user() or {}).get("post_count") == 1)
+        await until(pilot, lambda: getattr(app.users.current_user(), "post_count", None) == 1)
 
 
 async def test_the_status_line_shows_the_last_requests_latency_and_statements(

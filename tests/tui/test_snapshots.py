@@ -128,6 +128,24 @@ def test_snapshot_migration_confirmation(
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)  # type: ignore[operator]
 
 
+def test_snapshot_users_sorted_and_filtered(
+    backend: BackendThread, database_url: str, snap_compare: object
+) -> None:
+    """The users pane sorted by posts, most first, and filtered: the header's arrow, the
+    title's sort and filters, the count of the matching users."""
+    asyncio.run(insert_fixed_rows(database_url))
+    app = make_console(backend, **LABELS)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(lambda a: a.users.total == 30 and a.migrations.state is not None)(pilot)  # type: ignore[operator]
+        await pilot.press("right", "right", "right", "s", "s")  # posts: ascending, descending
+        app.users.filters = {"posts_min": "1", "email": "user1"}
+        app.users.load("first")
+        await settle(lambda a: a.users.total == 7 and a.users.sort == ("post_count", True))(pilot)  # type: ignore[operator]
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)  # type: ignore[operator]
+
+
 def test_snapshot_transaction_diff(
     backend: BackendThread, database_url: str, snap_compare: object
 ) -> None:

@@ -24,4 +24,4 @@ async def test_a_burst_typed_into_the_new_user_form_creates_the_user(
         await until(pilot, lambda: not isinstance(app.screen, FormScreen), within=20)
         await until(pilot, lambda: loads_idle(app) and app.users.total == 1, within=20)
         [row] = user_rows(app)
-        assert (row["name"], row["email"]) == ("Burst Name", "burst@example.com")
+        assert (row.name, row.email) == ("Burst Name", "burst@example.com")

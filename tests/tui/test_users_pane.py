@@ -27,18 +27,18 @@ async def test_paging_past_the_first_page_keeps_a_bounded_window(backend: Backen
             await pilot.press("pagedown")
             await until(pilot, lambda: loads_idle(app))
         assert users.window.at_end
-        assert users.window.last_id == max(int(r["id"]) for r in users.window.rows)
-        assert len(users.window) <= 150
+        assert users.window.last_id == max(int(r.id) for r in users.window.rows)
+        assert len(users.window) < 150 + PAGE_SIZE
         assert users.table.row_count == len(users.window)
         assert not users.window.at_start  # the first rows were dropped
         await pilot.press("g")
         await until(pilot, lambda: loads_idle(app) and users.window.at_start)
         assert users.table.cursor_row == 0
         assert users.current_user() is not None
-        assert users.current_user()["email"] == "user0000@example.com"  # type: ignore[index]
+        assert users.current_user().email == "user0000@example.com"  # type: ignore[union-attr]
         await pilot.press("G")
         await until(pilot, lambda: loads_idle(app) and users.window.at_end)
-        assert users.current_user()["email"] == "user0259@example.com"  # type: ignore[index]
+        assert users.current_user().email == "user0259@example.com"  # type: ignore[union-attr]
         assert len(users.window) == PAGE_SIZE  # from the end by keyset, not a scan
 
 
@@ -55,7 +55,7 @@ async def test_scrolling_back_up_fetches_the_previous_page(backend: BackendThrea
             await pilot.press("pageup")
             await until(pilot, lambda: loads_idle(app))
         assert users.window.at_start
-        assert users.window.rows[0]["email"] == "user0000@example.com"
+        assert users.window.rows[0].email == "user0000@example.com"
 
 
 async def test_slash_searches_on_the_server(backend: BackendThread) -> None:
@@ -67,7 +67,7 @@ async def test_slash_searches_on_the_server(backend: BackendThread) -> None:
         await until(pilot, lambda: loads_idle(app) and users.total == 33)
         await pilot.press("slash", *"zed")
         await until(pilot, lambda: loads_idle(app) and users.total == 3)
-        assert [r["email"] for r in users.window.rows] == [
+        assert [r.email for r in users.window.rows] == [
             "zed0000@example.com",
             "zed0001@example.com",
             "zed0002@example.com",
@@ -112,12 +112,12 @@ async def test_e_edits_and_delete_removes_after_confirming(backend: BackendThrea
         name = app.screen.query_one("#field-name")
         name.value = "Renamed"  # type: ignore[attr-defined]
         await pilot.press("enter")
-        await until(pilot, lambda: loads_idle(app) and users.window.rows[0]["name"] == "Renamed")
+        await until(pilot, lambda: loads_idle(app) and users.window.rows[0].name == "Renamed")
         await pilot.press("delete")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
         await until(pilot, lambda: loads_idle(app) and users.total == 1)
-        assert [r["email"] for r in users.window.rows] == ["user0001@example.com"]
+        assert [r.email for r in users.window.rows] == ["user0001@example.com"]
 
 
 async def test_escape_cancels_a_load_that_is_stuck_on_the_database(backend: BackendThread) -> None:

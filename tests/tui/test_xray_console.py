@@ -150,7 +150,7 @@ async def test_enter_on_a_transaction_shows_the_update_as_a_diff_and_g_goes_to_t
             lambda: (
                 len(app.screen_stack) == 1
                 and loads_idle(app)
-                and (app.users.current_user() or {}).get("id") == user_id
+                and getattr(app.users.current_user(), "id", None) == user_id
             ),
         )
         assert app.users.table.has_focus

@@ -1,16 +1,19 @@
-"""The migrations pane: current revision, head, pending, history and drift; runs `m` and `d`."""
+"""The migrations pane: current revision, head, pending, history and drift; runs `m` and `d`,
+`u` and `D` to the revision under the cursor; `enter` shows a revision's SQL and source."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from stackdeck.tui.client import ApiClient, ApiError
 from stackdeck.tui.screens.migration import MigrationScreen
+from stackdeck.tui.screens.revision import RevisionScreen
 from stackdeck.tui.widgets.cells import cell, when
 from stackdeck.tui.widgets.pane import Pane
 
@@ -19,8 +22,19 @@ def _revs(values: list[str] | None) -> str:
     return ", ".join(values or []) or "base (empty)"
 
 
+def _parents(item: dict[str, Any]) -> list[str]:
+    down = item.get("down_revision")
+    if down is None:
+        return []
+    return [down] if isinstance(down, str) else [str(d) for d in down]
+
+
 class MigrationsPane(Pane):
-    WRITE_ACTIONS = frozenset({"upgrade", "downgrade"})
+    BINDINGS = [
+        Binding("u", "upgrade_to", "Upgrade to this", id="upgrade_to"),
+        Binding("D", "downgrade_to", "Downgrade to this", id="downgrade_to"),
+    ]
+    WRITE_ACTIONS = frozenset({"upgrade", "downgrade", "upgrade_to", "downgrade_to"})
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client, id="migrations", title="Migrations")
@@ -77,12 +91,27 @@ class MigrationsPane(Pane):
             drift_widget.display = False
         table = self.table
         table.clear()
-        for item in state.get("history", []):
+        history = state.get("history", [])
+        children: dict[str, int] = {}
+        for item in history:
+            for parent in _parents(item):
+                children[parent] = children.get(parent, 0) + 1
+        for item in history:
             mark = "●" if item.get("is_current") else ("✔" if item.get("applied") else "·")
-            head = " (head)" if item.get("is_head") else ""
+            revision = str(item.get("revision", ""))
+            # Heads, branch points (more than one revision on top) and merges are marked.
+            notes = [
+                note
+                for note, holds in (
+                    ("head", bool(item.get("is_head"))),
+                    ("branch point", children.get(revision, 0) > 1),
+                    ("merge", len(_parents(item)) > 1),
+                )
+                if holds
+            ]
             table.add_row(
                 cell(mark, "bold" if item.get("applied") else "dim"),
-                cell(str(item.get("revision", "")) + head),
+                cell(revision + (f" ({', '.join(notes)})" if notes else "")),
                 cell(item.get("message", "")),
                 cell(when(item.get("created"))),
                 key=str(item.get("revision")),
@@ -111,8 +140,53 @@ class MigrationsPane(Pane):
     def action_downgrade(self) -> None:
         self.run_migration("downgrade")
 
+    def selected(self) -> dict[str, Any] | None:
+        """The history entry under the cursor, by its row key (the revision)."""
+        table = self.table
+        if not table.is_valid_row_index(table.cursor_row):
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return next(
+            (
+                i
+                for i in (self.state or {}).get("history", [])
+                if i.get("revision") == row_key.value
+            ),
+            None,
+        )
+
+    @on(DataTable.RowSelected, "#mig-history")
+    def _open_revision(self) -> None:
+        item = self.selected()
+        if item is not None:
+            self.app.push_screen(RevisionScreen(self.client, item, _parents(item)))
+
+    def action_upgrade_to(self) -> None:
+        item = self.selected()
+        if item is None:
+            return
+        if item.get("applied"):
+            self.notify(
+                f"{item['revision']} is applied already; D downgrades to it", title="Migrations"
+            )
+            return
+        self.run_migration("upgrade", str(item["revision"]))
+
+    def action_downgrade_to(self) -> None:
+        item = self.selected()
+        if item is None:
+            return
+        if not item.get("applied") or item.get("is_current"):
+            self.notify(
+                f"{item['revision']} is not below the current revision; u upgrades to it",
+                title="Migrations",
+            )
+            return
+        self.run_migration("downgrade", str(item["revision"]))
+
     @work(exclusive=True, group="mig-run")
-    async def run_migration(self, direction: str) -> None:
+    async def run_migration(self, direction: str, to: str | None = None) -> None:
+        """`m`/`d` (head, one step down), or `u`/`D` to the revision `to`."""
         if self.state is None:
             try:
                 self.state = await self.client.migrations()
@@ -127,6 +201,8 @@ class MigrationsPane(Pane):
             self.notify("the database is empty; nothing to downgrade", title="Migrations")
             return
         source, target_rev, target = self._plan(direction)
+        if to is not None:
+            target_rev = target = to
         try:
             sql = (await self.client.migration_sql(source, target_rev)).get("sql", "")
         except ApiError as error:
