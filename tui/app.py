@@ -28,7 +28,8 @@ from stackdeck.tui.config import Config, ConfigError, default_path, profile_toke
 from stackdeck.tui.screens.confirm import ConfirmScreen
 from stackdeck.tui.screens.help import HelpScreen
 from stackdeck.tui.screens.migration import MigrationScreen
-from stackdeck.tui.screens.request_log import RequestLogScreen
+from stackdeck.tui.screens.request_log import XRAY_PATHS, RequestLogScreen
+from stackdeck.tui.screens.xray import RequestTraceScreen, TransactionScreen
 from stackdeck.tui.typeahead import TypeAheadApp
 from stackdeck.tui.widgets.banner import Banner
 from stackdeck.tui.widgets.migrations_pane import MigrationsPane
@@ -68,6 +69,8 @@ class StackdeckApp(TypeAheadApp[None]):
         Binding("m", "upgrade", "Migrate", id="migrate"),
         Binding("d", "downgrade", "Downgrade", id="downgrade"),
         Binding("l", "request_log", "Requests", id="request_log"),
+        # Off the crowded footer: the status bar it opens says "SQL statements" already.
+        Binding("S", "last_statements", "Last statements", show=False, id="last_statements"),
         Binding("question_mark", "help", "Help", id="help"),
         # `vim = true` only (check_action): the arrows' twins, gg and G in any pane.
         Binding("j", "vim_key('down')", "Down", show=False, id="vim_down"),
@@ -79,7 +82,7 @@ class StackdeckApp(TypeAheadApp[None]):
     ]
     # Actions that write: hidden, disabled and refused by the client in read-only mode.
     WRITE_ACTIONS = frozenset({"new_user", "new_post", "batch_demo", "upgrade", "downgrade"})
-    MAIN_SCREEN_ACTIONS = WRITE_ACTIONS | {"refresh", "request_log", "help"}
+    MAIN_SCREEN_ACTIONS = WRITE_ACTIONS | {"refresh", "request_log", "last_statements", "help"}
     VIM_ACTIONS = frozenset({"vim_key", "vim_top", "vim_bottom"})
 
     vim: var[bool] = var(False, bindings=True)  # the config file's `vim = true`
@@ -124,6 +127,7 @@ class StackdeckApp(TypeAheadApp[None]):
         self.schema_state = "?"
         self.replica_state: str | None = None  # only when the backend reads from a standby
         self._schema_from_health = False
+        self.last_request: RequestRecord | None = None  # the status bar's, for `S`
         self._make_panes()
         if self.config.theme:
             self.theme = self.config.theme
@@ -255,7 +259,8 @@ class StackdeckApp(TypeAheadApp[None]):
     # -- the backend's health -------------------------------------------------------------------
 
     def _on_request(self, record: RequestRecord) -> None:
-        if not record.path.startswith(("/health", "/transactions/stream")):
+        if not record.path.startswith(("/health", "/transactions/stream", XRAY_PATHS)):
+            self.last_request = record
             self.query_one("#status", StatusBar).show(record)
         if not self._schema_from_health:
             # An older backend's /health says nothing of the schema: read it from the answers.
@@ -342,6 +347,28 @@ class StackdeckApp(TypeAheadApp[None]):
         self.users.reveal(event.user_id)
         self._activate_if_narrow(self.users)
 
+    @on(PostsPane.Revealing)
+    def _revealing_post(self, event: PostsPane.Revealing) -> None:
+        self.users.reveal(event.user_id)
+        self.posts.table.focus()
+
+    @on(TransactionScreen.ShowRow)
+    def _show_row(self, event: TransactionScreen.ShowRow) -> None:
+        """`g` on a change: back to the panes, on that row (a post: in its author's posts)."""
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        change = event.change
+        if change.table == "users":
+            self.users.reveal(change.id)
+            self._activate_if_narrow(self.users)
+        else:
+            self.posts.reveal_post(change.id, (change.after or {}).get("user_id"))
+            self._activate_if_narrow(self.posts)
+
+    @on(StatusBar.Clicked)
+    def _status_clicked(self) -> None:
+        self.action_last_statements()
+
     @on(PostsPane.Changed)
     @on(TransactionsPane.BatchFinished)
     def _data_changed(self) -> None:
@@ -419,6 +446,14 @@ class StackdeckApp(TypeAheadApp[None]):
 
     def action_request_log(self) -> None:
         self.push_screen(RequestLogScreen(self.client))
+
+    def action_last_statements(self) -> None:
+        """The status bar's request, X-rayed: its statements and warnings."""
+        record = self.last_request
+        if record is None or not record.request_id:
+            self.notify("no request with an id yet", severity="warning", timeout=2)
+            return
+        self.push_screen(RequestTraceScreen(self.client, record.request_id))
 
     def action_help(self) -> None:
         def keys_of(node: DOMNode) -> list[tuple[str, str]]:

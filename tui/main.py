@@ -15,7 +15,9 @@ from stackdeck.backend import exits
 from stackdeck.tui.app import StackdeckApp
 from stackdeck.tui.client import ApiClient, api_base
 from stackdeck.tui.config import Config, load_config, render
+from stackdeck.tui.screens.xray import RequestTraceScreen, TransactionScreen
 from stackdeck.tui.widgets.posts_pane import PostsPane
+from stackdeck.tui.widgets.transactions_pane import TransactionsPane
 from stackdeck.tui.widgets.users_pane import UsersPane
 
 __all__ = ["api_base", "console_bindings", "read_config", "run_console", "show_config"]
@@ -24,7 +26,8 @@ __all__ = ["api_base", "console_bindings", "read_config", "run_console", "show_c
 def console_bindings() -> dict[str, Binding]:
     """Every binding a [keymap] can move, by id (the first owner's, where a pane shares one)."""
     bindings: dict[str, Binding] = {}
-    for owner in (StackdeckApp, UsersPane, PostsPane):
+    panes = (UsersPane, PostsPane, TransactionsPane)
+    for owner in (StackdeckApp, *panes, RequestTraceScreen, TransactionScreen):
         for binding in owner.BINDINGS:
             if isinstance(binding, Binding) and binding.id is not None:
                 bindings.setdefault(binding.id, binding)

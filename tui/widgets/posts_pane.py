@@ -36,6 +36,13 @@ class PostsPane(Pane):
             super().__init__()
             self.user_id = user_id
 
+    class Revealing(Message):
+        """reveal_post's: show the post's author in the users pane, the focus staying here."""
+
+        def __init__(self, user_id: int) -> None:
+            super().__init__()
+            self.user_id = user_id
+
     class Changed(Message):
         """A post was written; the users pane's post counts are stale."""
 
@@ -43,6 +50,7 @@ class PostsPane(Pane):
         super().__init__(client, id="posts", title="Posts")
         self.user: dict[str, Any] | None = None
         self.posts: list[dict[str, Any]] = []
+        self._wanted_post: int | None = None  # reveal_post's: the cursor goes to it once in
 
     def compose(self) -> ComposeResult:
         yield self.message
@@ -108,7 +116,23 @@ class PostsPane(Pane):
             ]
         )
         if self.posts:
+            wanted = [n for n, p in enumerate(self.posts) if p["id"] == self._wanted_post]
+            if wanted:
+                self._wanted_post, keep = None, wanted[0]
             table.move_cursor(row=min(max(keep, 0), len(self.posts) - 1), animate=False)
+
+    @work(exclusive=True, group="posts-reveal")
+    async def reveal_post(self, post_id: int, user_id: int | None = None) -> None:
+        """Its author in the users pane, this post under the cursor here (the X-ray's `g`)."""
+        if user_id is None:
+            try:
+                user_id = int((await self.client.get_post(post_id))["user_id"])
+            except ApiError as error:
+                self.notify(f"post #{post_id}: {error.message}", severity="warning")
+                return
+        self._wanted_post = post_id
+        self.post_message(self.Revealing(user_id))
+        self.load(user_id)
 
     def current_post(self) -> dict[str, Any] | None:
         row = self.table.cursor_row

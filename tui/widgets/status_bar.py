@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
+from textual.message import Message
 from textual.widgets import Static
 
 from stackdeck.tui.client import RequestRecord
@@ -24,6 +26,15 @@ def describe(record: RequestRecord) -> Text:
 
 
 class StatusBar(Static):
+    """A click (or the app's `S`) opens the statements behind the request it shows."""
+
+    class Clicked(Message):
+        pass
+
+    def on_click(self, event: events.Click) -> None:
+        event.stop()
+        self.post_message(self.Clicked())
+
     def show(self, record: RequestRecord) -> None:
         # Its height is fixed at one line (app.tcss): no layout of the screen per request.
         self.update(describe(record), layout=False)
