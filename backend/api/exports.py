@@ -10,8 +10,9 @@ import csv
 import io
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Query
 from pydantic_core import to_json
 from starlette.responses import StreamingResponse
 
@@ -21,6 +22,20 @@ MEDIA_TYPES: dict[ExportFormat, str] = {
     "ndjson": "application/x-ndjson",
     "json": "application/json",
 }
+FormatQuery = Annotated[
+    ExportFormat, Query(alias="format", description="csv (with a header row), ndjson, json")
+]
+
+
+def export_responses(what: str) -> dict[int | str, dict[str, Any]]:
+    """The export routes' documented 200: a file in any of the formats."""
+    return {
+        200: {
+            "description": f"every matching {what}, in order, as a file",
+            "content": {media_type: {} for media_type in MEDIA_TYPES.values()},
+        }
+    }
+
 
 # Chunks of records (asyncpg rows: by position and by column name).
 Rows = AsyncIterator[Sequence[Any]]

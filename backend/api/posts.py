@@ -10,9 +10,9 @@ from starlette.responses import StreamingResponse
 from stackdeck.backend.api.deps import PostQueriesDep, PostsServiceDep
 from stackdeck.backend.api.exports import (
     CSV_ROWS,
-    MEDIA_TYPES,
-    ExportFormat,
+    FormatQuery,
     export_response,
+    export_responses,
     primed,
 )
 from stackdeck.backend.api.paging import next_of, sort_of, start_of
@@ -70,20 +70,13 @@ async def list_posts(
 @router.get(
     "/export",
     response_class=StreamingResponse,
-    responses={
-        200: {
-            "description": "every matching post, in order, as a file",
-            "content": {media_type: {} for media_type in MEDIA_TYPES.values()},
-        }
-    },
+    responses=export_responses("post"),
     summary="Every matching post, sorted, streamed as CSV, NDJSON or a JSON array",
 )
 async def export_posts(
     posts: PostQueriesDep,
     filters: FiltersQuery,
-    export_format: Annotated[
-        ExportFormat, Query(alias="format", description="csv (with a header row), ndjson, json")
-    ] = "csv",
+    export_format: FormatQuery = "csv",
     sort: SortQuery = "id",
 ) -> StreamingResponse:
     rows = posts.export(sort_of(sort, "asc"), filters, csv_records=export_format in CSV_ROWS)

@@ -12,9 +12,9 @@ from starlette.responses import StreamingResponse
 from stackdeck.backend.api.deps import UserQueriesDep, UsersServiceDep
 from stackdeck.backend.api.exports import (
     CSV_ROWS,
-    MEDIA_TYPES,
-    ExportFormat,
+    FormatQuery,
     export_response,
+    export_responses,
     primed,
 )
 from stackdeck.backend.api.paging import next_of, sort_of, start_of
@@ -108,20 +108,13 @@ async def count_users(users: UserQueriesDep, filters: FiltersQuery) -> UserCount
 @router.get(
     "/export",
     response_class=StreamingResponse,
-    responses={
-        200: {
-            "description": "every matching user, in order, as a file",
-            "content": {media_type: {} for media_type in MEDIA_TYPES.values()},
-        }
-    },
+    responses=export_responses("user"),
     summary="Every matching user, sorted, streamed as CSV, NDJSON or a JSON array",
 )
 async def export_users(
     users: UserQueriesDep,
     filters: FiltersQuery,
-    export_format: Annotated[
-        ExportFormat, Query(alias="format", description="csv (with a header row), ndjson, json")
-    ] = "csv",
+    export_format: FormatQuery = "csv",
     sort: SortQuery = "id",
     order: OrderQuery = "asc",
 ) -> StreamingResponse:
