@@ -17,7 +17,7 @@ serve *args:
 
 # the default test suite (under 10 minutes on 2 cores)
 test *args:
-    pytest -m "not slow" "$@"
+    pytest -m "not slow" --durations=15 "$@"
 
 # every test, the long ones too
 test-all *args:

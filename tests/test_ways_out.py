@@ -31,6 +31,9 @@ from tests.tmux import Tmux, clean_env, tmux_session
 
 STACKDECK = Path(sys.executable).parent / "stackdeck"
 needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+# Real processes in real terminals, a minute and more in all: outside the default suite,
+# run by .ci/run after it (and by `just test-all`).
+pytestmark = pytest.mark.slow
 EMAIL = re.compile(r"\w@\w+\.\w")
 
 

@@ -154,6 +154,7 @@ async def page() -> AsyncIterator[Page]:
             await browser.close()
 
 
+@pytest.mark.slow  # a real browser: .ci/run runs it after the default suite
 async def test_the_console_in_a_browser_shows_the_users_and_takes_keys(
     database_url: str, web: WebServer, page: Page
 ) -> None:
