@@ -16,12 +16,12 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
-    tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stackdeck.backend.db.models import Post
 from stackdeck.backend.db.reads import Reader, ReadStatement, Record
+from stackdeck.backend.repositories.keyset import keyset_page
 from stackdeck.backend.schemas.common import Sort
 from stackdeck.backend.schemas.posts import PostFilters
 
@@ -86,13 +86,10 @@ def _page_statement(
     """Each shape of page (sort, a start key or not, which filters) compiled on first use."""
     keys = [_posts.c[name] for name in sort.key_columns()]
     columns = (*keys, CSV_RECORD) if csv_records else POST_COLUMNS
-    stmt = select(*columns).where(*(_FILTERS[name] for name in sorted(filters)))
-    stmt = stmt.order_by(*(key.desc() if sort.descending else key for key in keys))
-    if from_key:
-        bound = tuple_(*(bindparam(f"key{i}", type_=k.type) for i, k in enumerate(keys)))
-        position = tuple_(*keys)
-        stmt = stmt.where(position < bound if sort.descending else position > bound)
-    return ReadStatement.compile(stmt.limit(bindparam("limit", type_=BigInteger)))
+    conditions = (_FILTERS[name] for name in sorted(filters))
+    return ReadStatement.compile(
+        keyset_page(columns, keys, conditions, descending=sort.descending, from_key=from_key)
+    )
 
 
 class PostRows:

@@ -18,7 +18,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    tuple_,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +25,7 @@ from sqlalchemy.orm import joinedload
 
 from stackdeck.backend.db.models import Post, User
 from stackdeck.backend.db.reads import Reader, ReadStatement, Record
+from stackdeck.backend.repositories.keyset import keyset_page
 from stackdeck.backend.repositories.posts import POST_COLUMNS
 from stackdeck.backend.schemas.common import Sort
 from stackdeck.backend.schemas.users import UserFilters
@@ -153,14 +153,10 @@ def _page_statement(
     keys = [_users.c[name] for name in sort.key_columns()]
     # A CSV record needs its sort key beside it: where the next chunk starts.
     columns = (*keys, CSV_RECORD) if csv_records else USER_COLUMNS
-    stmt = select(*columns).where(*(_FILTERS[name] for name in sorted(filters)))
-    stmt = stmt.order_by(*(key.desc() if sort.descending else key for key in keys))
-    if from_key:
-        # A row-value comparison: the index on (column, id) starts its range scan there.
-        bound = tuple_(*(bindparam(f"key{i}", type_=k.type) for i, k in enumerate(keys)))
-        position = tuple_(*keys)
-        stmt = stmt.where(position < bound if sort.descending else position > bound)
-    return ReadStatement.compile(stmt.limit(bindparam("limit", type_=BigInteger)))
+    conditions = (_FILTERS[name] for name in sorted(filters))
+    return ReadStatement.compile(
+        keyset_page(columns, keys, conditions, descending=sort.descending, from_key=from_key)
+    )
 
 
 @functools.lru_cache(maxsize=128)
