@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Query
 
 from stackdeck.backend.errors import FieldError, InvalidInput
 from stackdeck.backend.schemas import cursor
 from stackdeck.backend.schemas.common import Sort
 from stackdeck.backend.schemas.types import MAX_BIGINT
+
+# Where a sorted list's page starts: one of the two, named the same on every list.
+AfterQuery = Annotated[
+    int | None, Query(ge=0, le=MAX_BIGINT, description="in id order: the id to start after")
+]
+CursorQuery = Annotated[
+    str | None,
+    Query(
+        alias="cursor",
+        max_length=cursor.CURSOR_MAX_LENGTH,
+        description="the `next` of the page before, for the same `sort`",
+    ),
+]
 
 
 def refused(parameter: str, message: str) -> InvalidInput:

@@ -15,9 +15,8 @@ from stackdeck.backend.api.exports import (
     export_responses,
     primed,
 )
-from stackdeck.backend.api.paging import next_of, sort_of, start_of
+from stackdeck.backend.api.paging import AfterQuery, CursorQuery, next_of, sort_of, start_of
 from stackdeck.backend.api.problems import PROBLEM_RESPONSES
-from stackdeck.backend.schemas import cursor
 from stackdeck.backend.schemas.common import SortedPage
 from stackdeck.backend.schemas.posts import (
     POST_FIELDS,
@@ -49,17 +48,8 @@ async def list_posts(
     posts: PostQueriesDep,
     filters: FiltersQuery,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    after: Annotated[
-        int | None, Query(ge=0, le=MAX_BIGINT, description="in id order: the id to start after")
-    ] = None,
-    cursor_: Annotated[
-        str | None,
-        Query(
-            alias="cursor",
-            max_length=cursor.CURSOR_MAX_LENGTH,
-            description="the `next` of the page before, for the same `sort`",
-        ),
-    ] = None,
+    after: AfterQuery = None,
+    cursor_: CursorQuery = None,
     sort: SortQuery = "id",
 ) -> SortedPage[PostRead]:
     by = sort_of(sort, "asc")

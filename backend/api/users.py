@@ -17,9 +17,8 @@ from stackdeck.backend.api.exports import (
     export_responses,
     primed,
 )
-from stackdeck.backend.api.paging import next_of, sort_of, start_of
+from stackdeck.backend.api.paging import AfterQuery, CursorQuery, next_of, sort_of, start_of
 from stackdeck.backend.api.problems import CONFLICT, PROBLEM_RESPONSES
-from stackdeck.backend.schemas import cursor
 from stackdeck.backend.schemas.common import SortedPage
 from stackdeck.backend.schemas.transactions import BatchResult, UserBatch
 from stackdeck.backend.schemas.types import MAX_BIGINT
@@ -71,17 +70,8 @@ async def list_users(
     users: UserQueriesDep,
     filters: FiltersQuery,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    after: Annotated[
-        int | None, Query(ge=0, le=MAX_BIGINT, description="in id order: the id to start after")
-    ] = None,
-    cursor_: Annotated[
-        str | None,
-        Query(
-            alias="cursor",
-            max_length=cursor.CURSOR_MAX_LENGTH,
-            description="the `next` of the page before, for the same `sort`",
-        ),
-    ] = None,
+    after: AfterQuery = None,
+    cursor_: CursorQuery = None,
     sort: SortQuery = "id",
     order: OrderQuery = "asc",
     embed: Annotated[Literal["posts"] | None, Query(description="`posts` adds posts")] = None,
