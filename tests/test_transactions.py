@@ -223,6 +223,9 @@ async def test_stream_fills_the_gap_after_the_listen_connection_is_killed(
     made = listener.connections_made
     conn = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
+        # Named apart from the pools' connections, so an operator can tell it in pg_stat_activity.
+        name = "SELECT application_name FROM pg_stat_activity WHERE pid = $1"
+        assert await conn.fetchval(name, listener.backend_pid) == "stackdeck-listen"
         await conn.execute("SELECT pg_terminate_backend($1)", listener.backend_pid)
     finally:
         await conn.close()

@@ -82,7 +82,6 @@ class StackdeckApp(TypeAheadApp[None]):
     ]
     # Actions that write: hidden, disabled and refused by the client in read-only mode.
     WRITE_ACTIONS = frozenset({"new_user", "new_post", "batch_demo", "upgrade", "downgrade"})
-    MAIN_SCREEN_ACTIONS = WRITE_ACTIONS | {"refresh", "request_log", "last_statements", "help"}
     VIM_ACTIONS = frozenset({"vim_key", "vim_top", "vim_bottom"})
 
     vim: var[bool] = var(False, bindings=True)  # the config file's `vim = true`

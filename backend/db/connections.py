@@ -22,6 +22,8 @@ from stackdeck.backend.settings import Settings
 log = logging.getLogger(__name__)
 
 APPLICATION_NAME = "stackdeck"  # PgBouncer tracks it, so it may be a startup parameter
+# The LISTEN connection, told apart in pg_stat_activity from the pools' connections.
+LISTENER_APPLICATION_NAME = "stackdeck-listen"
 
 # What a transaction pooler under pool_mode=session looks like from here: a statement
 # prepared by name on one server session, then looked for on (or clashing with) another.

@@ -11,6 +11,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from stackdeck.backend.db.connections import LISTENER_APPLICATION_NAME
+
 log = logging.getLogger(__name__)
 
 
@@ -64,7 +66,11 @@ class Listener:
         while True:
             lost = asyncio.Event()
             try:
-                self._connection = await asyncpg.connect(self._dsn, timeout=5)
+                self._connection = await asyncpg.connect(
+                    self._dsn,
+                    timeout=5,
+                    server_settings={"application_name": LISTENER_APPLICATION_NAME},
+                )
                 self._connection.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 for channel in self._channels:
                     await self._connection.add_listener(channel, self._notified)
