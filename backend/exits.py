@@ -8,7 +8,8 @@ A step that must not be cut halfway (starting or releasing the embedded server) 
 
 SIGHUP means the terminal is gone: output is sent to /dev/null first (a write to a hung-up
 terminal fails, and a failed write must not stop the clean-up), then it is handled as SIGTERM,
-by whoever handles SIGTERM at that moment (uvicorn while it serves, for instance).
+by whoever handles SIGTERM at that moment (uvicorn while it serves, for instance). The SIGCONT
+the kernel sends with the hang-up resumes nothing: there is no terminal to go back to.
 
 A terminal that closes signals only its shell; a console also watches for its terminal
 (`watch_terminal`), so it quits when the terminal ends unsignalled.
@@ -55,6 +56,8 @@ class _State:
     stopping: bool = False
     releases: list[Callable[[], None]] = field(default_factory=list)
     watchdog: threading.Timer | None = None
+    # stdout and stderr, where they were the terminal when the handlers went in.
+    terminal: tuple[int, ...] | None = None
 
 
 _state = _State()
@@ -68,6 +71,9 @@ def handle_signals(even_if_ignored: tuple[int, ...] = ()) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield  # signals belong to the main thread; its own handlers are in place
         return
+    if _state.terminal is None:
+        # Asked now, while the terminal is there: once it hangs up, isatty() says False.
+        _state.terminal = tuple(fd for fd in (1, 2) if os.isatty(fd))
     previous = {
         signum: signal.signal(signum, _handle)
         for signum in SIGNALS
@@ -124,6 +130,9 @@ def on_last_resort(release: Callable[[], None]) -> Callable[[], None]:
 def _handle(signum: int, frame: FrameType | None) -> None:
     if signum == signal.SIGHUP:
         detach_from_terminal()
+        # The kernel sends SIGCONT with the hang-up, and Textual answers it by starting its
+        # output again, on the terminal that is gone.
+        signal.signal(signal.SIGCONT, signal.SIG_DFL)
         current = signal.getsignal(signal.SIGTERM)
         if callable(current) and current is not _handle:
             # Someone else handles SIGTERM now (uvicorn, an asyncio loop): theirs to act on.
@@ -171,14 +180,16 @@ def _has_terminal() -> bool:
 
 
 def detach_from_terminal() -> None:
-    """Send output meant for the terminal to /dev/null: after SIGHUP, writes to it fail.
+    """Send output meant for the terminal to /dev/null: after SIGHUP, writes to it fail, and
+    a thread that dies of it (Textual's writer) leaves the app's exit waiting on its queue.
+    A hung-up terminal no longer says it is one: its fds are those noted by `handle_signals`.
     (For a process whose SIGHUP handler is not this module's, uvicorn's supervisor say.)"""
+    terminal = {fd for fd in (1, 2) if os.isatty(fd)}.union(_state.terminal or ())
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        for fd in (1, 2):
+        for fd in sorted(terminal):
             with suppress(OSError):
-                if os.isatty(fd):
-                    os.dup2(devnull, fd)
+                os.dup2(devnull, fd)
     finally:
         os.close(devnull)
 

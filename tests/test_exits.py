@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from types import FrameType
@@ -87,3 +88,39 @@ def test_divert_hands_the_signal_over_and_falls_back_to_raising() -> None:
 def test_divert_raises_when_the_receiver_cannot_act() -> None:
     with pytest.raises(exits.Signalled), exits.divert(lambda signum: False):
         signal.raise_signal(signal.SIGTERM)
+
+
+def test_a_hung_up_terminal_is_detached_though_it_no_longer_says_it_is_one() -> None:
+    saved = os.dup(1), os.dup(2)
+    terminal, its_end = os.openpty()
+    try:
+        os.dup2(its_end, 1)
+        os.dup2(its_end, 2)
+        with pytest.raises(exits.Signalled), exits.handle_signals():
+            os.close(terminal)  # the terminal closes: writes to it fail, isatty() says False
+            signal.raise_signal(signal.SIGHUP)
+        # Textual's output thread writes on; a failed write would end it for good.
+        assert os.write(1, b"drawn after the hang-up") > 0
+        assert os.write(2, b"logged after the hang-up") > 0
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, its_end):
+            os.close(fd)
+        signal.signal(signal.SIGCONT, signal.SIG_DFL)
+
+
+def test_the_sigcont_that_comes_with_a_hang_up_resumes_nothing() -> None:
+    resumed: list[int] = []
+
+    def resume(signum: int, frame: FrameType | None) -> None:
+        resumed.append(signum)  # Textual's: it starts its output again
+
+    before = signal.signal(signal.SIGCONT, resume)
+    try:
+        with exits.divert(lambda signum: True):
+            signal.raise_signal(signal.SIGHUP)
+            signal.raise_signal(signal.SIGCONT)  # the kernel sends both
+    finally:
+        signal.signal(signal.SIGCONT, before)
+    assert resumed == []
