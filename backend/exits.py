@@ -15,7 +15,9 @@ A terminal that closes signals only its shell; a console also watches for its te
 (`watch_terminal`), so it quits when the terminal ends unsignalled.
 
 If the way out hangs, a watchdog runs the last-resort releases (`on_last_resort`) and ends
-the process: nothing that was started outlives it.
+the process: nothing that was started outlives it. A diverted signal is watched closer: the
+app it quits must be gone within `QUIT_GRACE`, or it is stuck, and the watchdog acts then
+(an app's exit on a hung-up terminal can block for good inside the UI library).
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from types import FrameType
 SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 # Longer than any graceful shutdown (uvicorn waits up to 10 s for requests in flight).
 GRACE = 15.0
+# For the app a diverted signal quits: closing it takes well under a second; the graceful
+# shutdown of what it used comes after, under GRACE.
+QUIT_GRACE = 5.0
 
 
 class Signalled(SystemExit):
@@ -56,6 +61,8 @@ class _State:
     stopping: bool = False
     releases: list[Callable[[], None]] = field(default_factory=list)
     watchdog: threading.Timer | None = None
+    # Armed when a diverted signal is acted on, disarmed when the diverted block ends.
+    quit_watchdog: threading.Timer | None = None
     # stdout and stderr, where they were the terminal when the handlers went in.
     terminal: tuple[int, ...] | None = None
 
@@ -89,14 +96,18 @@ def handle_signals(even_if_ignored: tuple[int, ...] = ()) -> Iterator[None]:
 @contextmanager
 def divert(to: Callable[[int], bool]) -> Iterator[None]:
     """Within the block a signal calls `to(signum)` (which returns False when it cannot act,
-    and the signal then raises as usual) instead of raising. SIGHUP is handled even when it
-    was ignored at start: a console cannot outlive its terminal."""
+    and the signal then raises as usual) instead of raising; once it has acted, the block
+    must end within QUIT_GRACE. SIGHUP is handled even when it was ignored at start: a
+    console cannot outlive its terminal."""
     with handle_signals(even_if_ignored=(signal.SIGHUP,)):
         before, _state.diverted_to = _state.diverted_to, to
         try:
             yield
         finally:
             _state.diverted_to = before
+            if _state.quit_watchdog is not None:
+                _state.quit_watchdog.cancel()
+                _state.quit_watchdog = None
 
 
 @contextmanager
@@ -151,6 +162,7 @@ def _act(signum: int) -> None:
     _start_watchdog(signum)
     if _state.diverted_to is not None and _state.diverted_to(signum):
         _state.stopping = True
+        _state.quit_watchdog = _watchdog(QUIT_GRACE, signum)
         return
     _state.stopping = True
     raise Signalled(signum)
@@ -195,21 +207,25 @@ def detach_from_terminal() -> None:
 
 
 def _start_watchdog(signum: int) -> None:
-    if _state.watchdog is not None:
-        return
-    _state.watchdog = threading.Timer(GRACE, _last_resort, args=(signum,))
-    _state.watchdog.daemon = True
-    _state.watchdog.start()
+    if _state.watchdog is None:
+        _state.watchdog = _watchdog(GRACE, signum)
 
 
-def _last_resort(signum: int) -> None:
+def _watchdog(grace: float, signum: int) -> threading.Timer:
+    watchdog = threading.Timer(grace, _last_resort, args=(signum, grace))
+    watchdog.daemon = True
+    watchdog.start()
+    return watchdog
+
+
+def _last_resort(signum: int, grace: float) -> None:
     """The graceful way out did not finish: release what is registered, then end at once."""
     for release in list(_state.releases):
         with suppress(Exception):
             release()
     with suppress(OSError, ValueError):
         print(
-            f"stackdeck: forced exit {GRACE:.0f}s after {signal.Signals(signum).name}",
+            f"stackdeck: forced exit {grace:.0f}s after {signal.Signals(signum).name}",
             file=sys.stderr,
         )
     os._exit(128 + signum)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from types import FrameType
 
@@ -14,12 +15,16 @@ from stackdeck.backend import exits
 
 @pytest.fixture(autouse=True)
 def fresh_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[exits._State]:
-    """Each test its own state; the watchdog a signal starts never fires in pytest."""
+    """Each test its own state; the watchdogs a signal starts never fire in pytest, and the
+    SIGCONT handler a hang-up resets is put back."""
     state = exits._State()
     monkeypatch.setattr(exits, "_state", state)
+    sigcont = signal.getsignal(signal.SIGCONT)
     yield state
-    if state.watchdog is not None:
-        state.watchdog.cancel()
+    for watchdog in (state.watchdog, state.quit_watchdog):
+        if watchdog is not None:
+            watchdog.cancel()
+    signal.signal(signal.SIGCONT, sigcont)
 
 
 def test_sigterm_raises_signalled_and_the_handlers_are_restored_after() -> None:
@@ -107,7 +112,6 @@ def test_a_hung_up_terminal_is_detached_though_it_no_longer_says_it_is_one() -> 
         os.dup2(saved[1], 2)
         for fd in (*saved, its_end):
             os.close(fd)
-        signal.signal(signal.SIGCONT, signal.SIG_DFL)
 
 
 def test_the_sigcont_that_comes_with_a_hang_up_resumes_nothing() -> None:
@@ -116,11 +120,37 @@ def test_the_sigcont_that_comes_with_a_hang_up_resumes_nothing() -> None:
     def resume(signum: int, frame: FrameType | None) -> None:
         resumed.append(signum)  # Textual's: it starts its output again
 
-    before = signal.signal(signal.SIGCONT, resume)
-    try:
-        with exits.divert(lambda signum: True):
-            signal.raise_signal(signal.SIGHUP)
-            signal.raise_signal(signal.SIGCONT)  # the kernel sends both
-    finally:
-        signal.signal(signal.SIGCONT, before)
+    signal.signal(signal.SIGCONT, resume)
+    with exits.divert(lambda signum: True):
+        signal.raise_signal(signal.SIGHUP)
+        signal.raise_signal(signal.SIGCONT)  # the kernel sends both
     assert resumed == []
+
+
+def test_an_app_stuck_on_its_way_out_meets_the_last_resort_early(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    forced: list[tuple[int, float]] = []
+    done = threading.Event()
+
+    def last_resort(signum: int, grace: float) -> None:  # releases, then os._exit
+        forced.append((signum, grace))
+        done.set()
+
+    monkeypatch.setattr(exits, "_last_resort", last_resort)
+    monkeypatch.setattr(exits, "QUIT_GRACE", 0.01)
+    with exits.divert(lambda signum: True):
+        signal.raise_signal(signal.SIGHUP)
+        # The app does not close (its exit blocked on the dead terminal, say).
+        assert done.wait(timeout=10)
+    assert forced == [(signal.SIGHUP, 0.01)]  # not GRACE later
+
+
+def test_an_app_that_closes_leaves_the_rest_of_the_way_out_under_grace(
+    fresh_state: exits._State,
+) -> None:
+    with exits.divert(lambda signum: True):
+        signal.raise_signal(signal.SIGTERM)
+        assert fresh_state.quit_watchdog is not None
+    assert fresh_state.quit_watchdog is None  # the backend's graceful stop may take longer
+    assert fresh_state.watchdog is not None
