@@ -8,13 +8,16 @@ A step that must not be cut halfway (starting or releasing the embedded server) 
 
 SIGHUP means the terminal is gone: output is sent to /dev/null first (a write to a hung-up
 terminal fails, and a failed write must not stop the clean-up), then it is handled as SIGTERM,
-by whoever handles SIGTERM at that moment (uvicorn while it serves, for instance).
+by whoever handles SIGTERM at that moment (uvicorn while it serves, for instance). The SIGCONT
+the kernel sends with the hang-up resumes nothing: there is no terminal to go back to.
 
 A terminal that closes signals only its shell; a console also watches for its terminal
 (`watch_terminal`), so it quits when the terminal ends unsignalled.
 
 If the way out hangs, a watchdog runs the last-resort releases (`on_last_resort`) and ends
-the process: nothing that was started outlives it.
+the process: nothing that was started outlives it. A diverted signal is watched closer: the
+app it quits must be gone within `QUIT_GRACE`, or it is stuck, and the watchdog acts then
+(an app's exit on a hung-up terminal can block for good inside the UI library).
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ from types import FrameType
 SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 # Longer than any graceful shutdown (uvicorn waits up to 10 s for requests in flight).
 GRACE = 15.0
+# For the app a diverted signal quits: closing it takes well under a second; the graceful
+# shutdown of what it used comes after, under GRACE.
+QUIT_GRACE = 5.0
 
 
 class Signalled(SystemExit):
@@ -55,6 +61,10 @@ class _State:
     stopping: bool = False
     releases: list[Callable[[], None]] = field(default_factory=list)
     watchdog: threading.Timer | None = None
+    # Armed when a diverted signal is acted on, disarmed when the diverted block ends.
+    quit_watchdog: threading.Timer | None = None
+    # stdout and stderr, where they were the terminal when the handlers went in.
+    terminal: tuple[int, ...] | None = None
 
 
 _state = _State()
@@ -68,6 +78,9 @@ def handle_signals(even_if_ignored: tuple[int, ...] = ()) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield  # signals belong to the main thread; its own handlers are in place
         return
+    if _state.terminal is None:
+        # Asked now, while the terminal is there: once it hangs up, isatty() says False.
+        _state.terminal = tuple(fd for fd in (1, 2) if os.isatty(fd))
     previous = {
         signum: signal.signal(signum, _handle)
         for signum in SIGNALS
@@ -83,14 +96,18 @@ def handle_signals(even_if_ignored: tuple[int, ...] = ()) -> Iterator[None]:
 @contextmanager
 def divert(to: Callable[[int], bool]) -> Iterator[None]:
     """Within the block a signal calls `to(signum)` (which returns False when it cannot act,
-    and the signal then raises as usual) instead of raising. SIGHUP is handled even when it
-    was ignored at start: a console cannot outlive its terminal."""
+    and the signal then raises as usual) instead of raising; once it has acted, the block
+    must end within QUIT_GRACE. SIGHUP is handled even when it was ignored at start: a
+    console cannot outlive its terminal."""
     with handle_signals(even_if_ignored=(signal.SIGHUP,)):
         before, _state.diverted_to = _state.diverted_to, to
         try:
             yield
         finally:
             _state.diverted_to = before
+            if _state.quit_watchdog is not None:
+                _state.quit_watchdog.cancel()
+                _state.quit_watchdog = None
 
 
 @contextmanager
@@ -124,6 +141,9 @@ def on_last_resort(release: Callable[[], None]) -> Callable[[], None]:
 def _handle(signum: int, frame: FrameType | None) -> None:
     if signum == signal.SIGHUP:
         detach_from_terminal()
+        # The kernel sends SIGCONT with the hang-up, and Textual answers it by starting its
+        # output again, on the terminal that is gone.
+        signal.signal(signal.SIGCONT, signal.SIG_DFL)
         current = signal.getsignal(signal.SIGTERM)
         if callable(current) and current is not _handle:
             # Someone else handles SIGTERM now (uvicorn, an asyncio loop): theirs to act on.
@@ -142,6 +162,7 @@ def _act(signum: int) -> None:
     _start_watchdog(signum)
     if _state.diverted_to is not None and _state.diverted_to(signum):
         _state.stopping = True
+        _state.quit_watchdog = _watchdog(QUIT_GRACE, signum)
         return
     _state.stopping = True
     raise Signalled(signum)
@@ -171,34 +192,40 @@ def _has_terminal() -> bool:
 
 
 def detach_from_terminal() -> None:
-    """Send output meant for the terminal to /dev/null: after SIGHUP, writes to it fail.
+    """Send output meant for the terminal to /dev/null: after SIGHUP, writes to it fail, and
+    a thread that dies of it (Textual's writer) leaves the app's exit waiting on its queue.
+    A hung-up terminal no longer says it is one: its fds are those noted by `handle_signals`.
     (For a process whose SIGHUP handler is not this module's, uvicorn's supervisor say.)"""
+    terminal = {fd for fd in (1, 2) if os.isatty(fd)}.union(_state.terminal or ())
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        for fd in (1, 2):
+        for fd in sorted(terminal):
             with suppress(OSError):
-                if os.isatty(fd):
-                    os.dup2(devnull, fd)
+                os.dup2(devnull, fd)
     finally:
         os.close(devnull)
 
 
 def _start_watchdog(signum: int) -> None:
-    if _state.watchdog is not None:
-        return
-    _state.watchdog = threading.Timer(GRACE, _last_resort, args=(signum,))
-    _state.watchdog.daemon = True
-    _state.watchdog.start()
+    if _state.watchdog is None:
+        _state.watchdog = _watchdog(GRACE, signum)
 
 
-def _last_resort(signum: int) -> None:
+def _watchdog(grace: float, signum: int) -> threading.Timer:
+    watchdog = threading.Timer(grace, _last_resort, args=(signum, grace))
+    watchdog.daemon = True
+    watchdog.start()
+    return watchdog
+
+
+def _last_resort(signum: int, grace: float) -> None:
     """The graceful way out did not finish: release what is registered, then end at once."""
     for release in list(_state.releases):
         with suppress(Exception):
             release()
     with suppress(OSError, ValueError):
         print(
-            f"stackdeck: forced exit {GRACE:.0f}s after {signal.Signals(signum).name}",
+            f"stackdeck: forced exit {grace:.0f}s after {signal.Signals(signum).name}",
             file=sys.stderr,
         )
     os._exit(128 + signum)

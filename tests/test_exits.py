@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import threading
 from collections.abc import Iterator
 from types import FrameType
 
@@ -13,12 +15,16 @@ from stackdeck.backend import exits
 
 @pytest.fixture(autouse=True)
 def fresh_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[exits._State]:
-    """Each test its own state; the watchdog a signal starts never fires in pytest."""
+    """Each test its own state; the watchdogs a signal starts never fire in pytest, and the
+    SIGCONT handler a hang-up resets is put back."""
     state = exits._State()
     monkeypatch.setattr(exits, "_state", state)
+    sigcont = signal.getsignal(signal.SIGCONT)
     yield state
-    if state.watchdog is not None:
-        state.watchdog.cancel()
+    for watchdog in (state.watchdog, state.quit_watchdog):
+        if watchdog is not None:
+            watchdog.cancel()
+    signal.signal(signal.SIGCONT, sigcont)
 
 
 def test_sigterm_raises_signalled_and_the_handlers_are_restored_after() -> None:
@@ -87,3 +93,64 @@ def test_divert_hands_the_signal_over_and_falls_back_to_raising() -> None:
 def test_divert_raises_when_the_receiver_cannot_act() -> None:
     with pytest.raises(exits.Signalled), exits.divert(lambda signum: False):
         signal.raise_signal(signal.SIGTERM)
+
+
+def test_a_hung_up_terminal_is_detached_though_it_no_longer_says_it_is_one() -> None:
+    saved = os.dup(1), os.dup(2)
+    terminal, its_end = os.openpty()
+    try:
+        os.dup2(its_end, 1)
+        os.dup2(its_end, 2)
+        with pytest.raises(exits.Signalled), exits.handle_signals():
+            os.close(terminal)  # the terminal closes: writes to it fail, isatty() says False
+            signal.raise_signal(signal.SIGHUP)
+        # Textual's output thread writes on; a failed write would end it for good.
+        assert os.write(1, b"drawn after the hang-up") > 0
+        assert os.write(2, b"logged after the hang-up") > 0
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, its_end):
+            os.close(fd)
+
+
+def test_the_sigcont_that_comes_with_a_hang_up_resumes_nothing() -> None:
+    resumed: list[int] = []
+
+    def resume(signum: int, frame: FrameType | None) -> None:
+        resumed.append(signum)  # Textual's: it starts its output again
+
+    signal.signal(signal.SIGCONT, resume)
+    with exits.divert(lambda signum: True):
+        signal.raise_signal(signal.SIGHUP)
+        signal.raise_signal(signal.SIGCONT)  # the kernel sends both
+    assert resumed == []
+
+
+def test_an_app_stuck_on_its_way_out_meets_the_last_resort_early(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    forced: list[tuple[int, float]] = []
+    done = threading.Event()
+
+    def last_resort(signum: int, grace: float) -> None:  # releases, then os._exit
+        forced.append((signum, grace))
+        done.set()
+
+    monkeypatch.setattr(exits, "_last_resort", last_resort)
+    monkeypatch.setattr(exits, "QUIT_GRACE", 0.01)
+    with exits.divert(lambda signum: True):
+        signal.raise_signal(signal.SIGHUP)
+        # The app does not close (its exit blocked on the dead terminal, say).
+        assert done.wait(timeout=10)
+    assert forced == [(signal.SIGHUP, 0.01)]  # not GRACE later
+
+
+def test_an_app_that_closes_leaves_the_rest_of_the_way_out_under_grace(
+    fresh_state: exits._State,
+) -> None:
+    with exits.divert(lambda signum: True):
+        signal.raise_signal(signal.SIGTERM)
+        assert fresh_state.quit_watchdog is not None
+    assert fresh_state.quit_watchdog is None  # the backend's graceful stop may take longer
+    assert fresh_state.watchdog is not None
