@@ -17,7 +17,14 @@ from stackdeck.backend.api.exports import (
     export_responses,
     primed,
 )
-from stackdeck.backend.api.paging import AfterQuery, CursorQuery, next_of, sort_of, start_of
+from stackdeck.backend.api.paging import (
+    AfterQuery,
+    CursorQuery,
+    next_of,
+    prev_of,
+    sort_of,
+    start_of,
+)
 from stackdeck.backend.api.problems import CONFLICT, PROBLEM_RESPONSES
 from stackdeck.backend.schemas.common import SortedPage
 from stackdeck.backend.schemas.transactions import BatchResult, UserBatch
@@ -64,7 +71,7 @@ FiltersQuery = Annotated[UserFilters, Query()]
 @router.get(
     "",
     response_model=SortedPage[UserWithPosts] | SortedPage[UserRead],
-    summary="A keyset page of users, sorted and filtered (pass `next` back as `cursor`)",
+    summary="A keyset page of users, sorted and filtered (pass `next` or `prev` as `cursor`)",
 )
 async def list_users(
     users: UserQueriesDep,
@@ -79,11 +86,19 @@ async def list_users(
     by = sort_of(sort, order)
     start = start_of(by, after, cursor_, KEY_KINDS)
     if embed == "posts":
-        with_posts, key = await users.page_with_posts(by, filters, start, limit)
-        page = SortedPage[UserWithPosts](items=with_posts, next=next_of(by, key))
+        with_posts, edges = await users.page_with_posts(by, filters, start, limit)
+        page = SortedPage[UserWithPosts](
+            items=with_posts, next=next_of(by, edges.next), prev=prev_of(by, edges.prev)
+        )
         return _json(_PAGE_WITH_POSTS.dump_json(page))
-    items, key = await users.page(by, filters, start, limit)
-    return _json(_PAGE.dump_json(SortedPage[UserRead](items=items, next=next_of(by, key))))
+    items, edges = await users.page(by, filters, start, limit)
+    return _json(
+        _PAGE.dump_json(
+            SortedPage[UserRead](
+                items=items, next=next_of(by, edges.next), prev=prev_of(by, edges.prev)
+            )
+        )
+    )
 
 
 class UserCount(BaseModel):

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    func,
     insert,
     literal_column,
     select,
@@ -92,6 +93,12 @@ def _page_statement(
     )
 
 
+@functools.lru_cache(maxsize=8)
+def _count_statement(filters: frozenset[str]) -> ReadStatement:
+    stmt = select(func.count()).select_from(_posts)
+    return ReadStatement.compile(stmt.where(*(_FILTERS[name] for name in sorted(filters))))
+
+
 class PostRows:
     """Read-only queries on posts, on a read connection; they return records."""
 
@@ -112,6 +119,10 @@ class PostRows:
         params = filters.given() | {"limit": limit}
         params |= {f"key{i}": value for i, value in enumerate(start or ())}
         return await self.reader.fetch(statement, **params)
+
+    async def count(self, filters: PostFilters) -> int:
+        rows = await self.reader.fetch(_count_statement(filters.shape()), **filters.given())
+        return int(rows[0][0])
 
     async def get(self, post_id: int) -> Record | None:
         rows = await self.reader.fetch(_ONE, post_id=post_id)

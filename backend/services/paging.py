@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, TypeVar
+
+from stackdeck.backend.schemas.common import Sort, Start
 
 Row = TypeVar("Row")
 Key = TypeVar("Key")
@@ -22,6 +25,37 @@ def split_page(
     if len(rows) > limit:
         return rows[:limit], cursor_of(rows[limit - 1])
     return rows, None
+
+
+@dataclass(frozen=True, slots=True)
+class Edges:
+    """The sort keys a page's neighbours are found from: its last row's (the next page
+    starts past it) and its first row's (the page before ends before it); None where the
+    list ends on that side."""
+
+    next: tuple[Any, ...] | None
+    prev: tuple[Any, ...] | None
+
+
+def read_order(sort: Sort, start: Start | None) -> Sort:
+    """The order a page's statement reads in: the page before a row is the first rows
+    past it in the reverse order (its index serves both), turned round by `sorted_page`."""
+    return sort.reversed() if start is not None and start.before else sort
+
+
+def sorted_page(
+    rows: Sequence[Row], limit: int, start: Start | None, key: Callable[[Row], tuple[Any, ...]]
+) -> tuple[Sequence[Row], Edges]:
+    """The page in the list's order from `limit + 1` rows read in `read_order`, and its
+    edges. Past a row there was at least that row before it; before a row, that row after.
+    """
+    more = len(rows) > limit
+    page = rows[:limit]
+    if start is not None and start.before:
+        page = page[::-1]
+        return page, Edges(key(page[-1]) if page else None, key(page[0]) if more else None)
+    after_a_row = start is not None and bool(page)
+    return page, Edges(key(page[-1]) if more else None, key(page[0]) if after_a_row else None)
 
 
 def key_of(columns: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:

@@ -15,14 +15,16 @@ from stackdeck.backend.db.models import Post
 from stackdeck.backend.db.reads import ReadPool, Record
 from stackdeck.backend.errors import FieldError, InvalidInput, NotFound
 from stackdeck.backend.repositories.posts import PostRows, PostsRepository
-from stackdeck.backend.schemas.common import Sort
+from stackdeck.backend.schemas.common import Sort, Start
 from stackdeck.backend.schemas.posts import PostCreate, PostFilters, PostRead, PostUpdate
 from stackdeck.backend.services.idempotency import IdempotentWrite
 from stackdeck.backend.services.paging import (
     EXPORT_CHUNK_ROWS,
+    Edges,
     key_of,
     keyset_chunks,
-    split_page,
+    read_order,
+    sorted_page,
 )
 from stackdeck.backend.services.unit_of_work import Outcome, UnitOfWork
 
@@ -50,14 +52,19 @@ class PostQueries:
         self.min_lsn = min_lsn
 
     async def page(
-        self, sort: Sort, filters: PostFilters, start: tuple[Any, ...] | None, limit: int
-    ) -> tuple[list[PostRead], tuple[Any, ...] | None]:
-        """A keyset page in one statement, whatever its order and filters, and the sort key
-        the next one starts from (None on the last page)."""
+        self, sort: Sort, filters: PostFilters, start: Start | None, limit: int
+    ) -> tuple[list[PostRead], Edges]:
+        """A keyset page in one statement, whatever its order, filters and direction, and
+        the sort keys the pages on either side are found from."""
+        key = None if start is None else start.key
         async with self.reads.connection(self.min_lsn) as connection:
-            rows = await PostRows(connection).page(sort, filters, start, limit + 1)
-        page, next_key = split_page(rows, limit, key_of(sort.key_columns()))
-        return _POSTS.validate_python([dict(row) for row in page]), next_key
+            rows = await PostRows(connection).page(read_order(sort, start), filters, key, limit + 1)
+        page, edges = sorted_page(rows, limit, start, key_of(sort.key_columns()))
+        return _POSTS.validate_python([dict(row) for row in page]), edges
+
+    async def count(self, filters: PostFilters) -> int:
+        async with self.reads.connection(self.min_lsn) as connection:
+            return await PostRows(connection).count(filters)
 
     async def export(
         self, sort: Sort, filters: PostFilters, csv_records: bool = False

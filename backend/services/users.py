@@ -17,7 +17,7 @@ from stackdeck.backend.db.reads import ReadPool, Record
 from stackdeck.backend.errors import Conflict, NotFound
 from stackdeck.backend.repositories.posts import PostsRepository
 from stackdeck.backend.repositories.users import UserRows, UsersRepository
-from stackdeck.backend.schemas.common import Sort
+from stackdeck.backend.schemas.common import Sort, Start
 from stackdeck.backend.schemas.transactions import BatchResult, UserBatch
 from stackdeck.backend.schemas.users import (
     UserCreate,
@@ -29,9 +29,11 @@ from stackdeck.backend.schemas.users import (
 from stackdeck.backend.services.idempotency import IdempotentWrite
 from stackdeck.backend.services.paging import (
     EXPORT_CHUNK_ROWS,
+    Edges,
     key_of,
     keyset_chunks,
-    split_page,
+    read_order,
+    sorted_page,
 )
 from stackdeck.backend.services.unit_of_work import Outcome, UnitOfWork
 
@@ -46,6 +48,14 @@ def email_conflict(exc: IntegrityError, email: str | None) -> Exception:
 _USERS = TypeAdapter(list[UserRead])
 _USERS_WITH_POSTS = TypeAdapter(list[UserWithPosts])
 _POST_FIELDS = ("id", "title", "body", "published", "created_at")
+
+
+async def _read_page(
+    rows: UserRows, sort: Sort, filters: UserFilters, start: Start | None, limit: int
+) -> list[Record]:
+    """The page's rows as its one statement reads them: a row more than the page holds."""
+    key = None if start is None else start.key
+    return await rows.page(read_order(sort, start), filters, key, limit + 1)
 
 
 class UserQueries:
@@ -91,28 +101,28 @@ class UserQueries:
         self,
         sort: Sort,
         filters: UserFilters,
-        start: tuple[Any, ...] | None,
+        start: Start | None,
         limit: int,
-    ) -> tuple[list[UserRead], tuple[Any, ...] | None]:
-        """A keyset page in one statement, whatever its size, order and filters; and the
-        sort key to start the next page from (None on the last page)."""
+    ) -> tuple[list[UserRead], Edges]:
+        """A keyset page in one statement, whatever its size, order, filters and direction;
+        and the sort keys the pages on either side are found from."""
         async with self.reads.connection(self.min_lsn) as connection:
-            rows = await UserRows(connection).page(sort, filters, start, limit + 1)
-        page, next_key = split_page(rows, limit, key_of(sort.key_columns()))
-        return _USERS.validate_python([dict(row) for row in page]), next_key
+            rows = await _read_page(UserRows(connection), sort, filters, start, limit)
+        page, edges = sorted_page(rows, limit, start, key_of(sort.key_columns()))
+        return _USERS.validate_python([dict(row) for row in page]), edges
 
     async def page_with_posts(
         self,
         sort: Sort,
         filters: UserFilters,
-        start: tuple[Any, ...] | None,
+        start: Start | None,
         limit: int,
-    ) -> tuple[list[UserWithPosts], tuple[Any, ...] | None]:
+    ) -> tuple[list[UserWithPosts], Edges]:
         """A keyset page and its users' posts: two statements, whatever its size."""
         async with self.reads.connection(self.min_lsn) as connection:
             repository = UserRows(connection)
-            rows = await repository.page(sort, filters, start, limit + 1)
-            page, next_key = split_page(rows, limit, key_of(sort.key_columns()))
+            rows = await _read_page(repository, sort, filters, start, limit)
+            page, edges = sorted_page(rows, limit, start, key_of(sort.key_columns()))
             posts = await repository.posts_of([row["id"] for row in page])
         users = [dict(row) for row in page]
         by_user: dict[int, list[dict[str, Any]]] = {}
@@ -120,7 +130,7 @@ class UserQueries:
             user["posts"] = by_user[user["id"]] = []
         for post in posts:
             by_user[post["user_id"]].append(dict(post))
-        return _USERS_WITH_POSTS.validate_python(users), next_key
+        return _USERS_WITH_POSTS.validate_python(users), edges
 
     async def count(self, filters: UserFilters) -> int:
         async with self.reads.connection(self.min_lsn) as connection:
