@@ -154,9 +154,9 @@ class UsersPane(Pane):
 
     async def _page(self, view: UserView, fetch: Fetch) -> Page:
         page = await self.client.list_users(
-            view, limit=PAGE_SIZE, cursor=fetch.cursor, reverse=fetch.backwards
+            view, limit=PAGE_SIZE, cursor=fetch.cursor, reverse=fetch.reverse
         )
-        return page_of(page.items, fetch, page.next)
+        return page_of(page.items, fetch, page.next, page.prev)
 
     @work(exclusive=True, group="users-load")
     async def load(
@@ -178,16 +178,15 @@ class UsersPane(Pane):
                 cursor = 0
             elif mode == "last":
                 # The reverse order's first page, turned round: the end without a scan.
-                window.reset(await self._page(view, Fetch(None, backwards=True)))
+                window.reset(await self._page(view, Fetch(None, reverse=True)))
                 cursor = len(window) - 1
             elif mode == "from" and anchor is not None:
-                # In id order an id is a cursor: the page from this user, and the one before.
+                # In id order an id is a cursor: the page from this user (its `prev` leads
+                # to the one before).
                 start = Fetch(str(anchor - 1)) if anchor > 1 else Fetch(None)
                 window.reset(await self._page(view, start))
-                if anchor > 1:
-                    window.above.append(Fetch(str(anchor), backwards=True))
             elif mode == "refresh" and window.pages:
-                window.collapse(await self._page(view, window.pages[0].fetch))
+                window.reset(await self._page(view, window.pages[0].fetch))
             elif mode == "down" and (fetch := window.fetch_down()) is not None:
                 dropped = window.extend_down(await self._page(view, fetch))
                 cursor = max(0, self.table.cursor_row - dropped)
@@ -205,7 +204,7 @@ class UsersPane(Pane):
         except ApiError as error:
             self.show_error(error)
             if error.schema_not_ready:
-                window.reset(Page([], Fetch(None), None))
+                window.reset(Page([], Fetch(None), None, None))
                 self.total = None
                 self._fill(0)
             return
