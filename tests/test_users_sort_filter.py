@@ -60,7 +60,7 @@ async def test_walking_back_by_prev_gives_the_same_pages_in_reverse_in_every_sor
 async def test_prev_and_next_cross_at_any_page_with_filters(
     client: httpx.AsyncClient, seeded: str
 ) -> None:
-    params = {"sort": "-created_at", "posts_max": 2, "q": "a", "limit": 3}
+    params: dict[str, Any] = {"sort": "-created_at", "posts_max": 2, "q": "a", "limit": 3}
     _, forward = await walk(client, params, limit=3)
     assert len(forward) > 2
     middle = forward[2].json()
