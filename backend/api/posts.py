@@ -11,10 +11,11 @@ from starlette.responses import StreamingResponse
 
 from stackdeck.backend.api.deps import PostQueriesDep, PostsServiceDep
 from stackdeck.backend.api.exports import (
-    CSV_ROWS,
     FormatQuery,
+    csv_file,
     export_response,
     export_responses,
+    json_file,
     primed,
 )
 from stackdeck.backend.api.paging import (
@@ -90,8 +91,12 @@ async def export_posts(
     export_format: FormatQuery = "csv",
     sort: SortQuery = "id",
 ) -> StreamingResponse:
-    rows = posts.export(sort_of(sort, "asc"), filters, csv_records=export_format in CSV_ROWS)
-    return export_response("posts", export_format, POST_FIELDS, await primed(rows))
+    by = sort_of(sort, "asc")
+    if export_format == "csv":
+        body = csv_file(POST_FIELDS, await primed(posts.export_csv(by, filters)))
+    else:
+        body = json_file(export_format, POST_FIELDS, await primed(posts.export(by, filters)))
+    return export_response("posts", export_format, body)
 
 
 @router.get("/{post_id}", summary="One post")

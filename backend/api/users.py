@@ -11,10 +11,11 @@ from starlette.responses import StreamingResponse
 
 from stackdeck.backend.api.deps import UserQueriesDep, UsersServiceDep
 from stackdeck.backend.api.exports import (
-    CSV_ROWS,
     FormatQuery,
+    csv_file,
     export_response,
     export_responses,
+    json_file,
     primed,
 )
 from stackdeck.backend.api.paging import (
@@ -123,9 +124,12 @@ async def export_users(
     sort: SortQuery = "id",
     order: OrderQuery = "asc",
 ) -> StreamingResponse:
-    rows = users.export(sort_of(sort, order), filters, csv_records=export_format in CSV_ROWS)
-    chunks = await primed(rows)
-    return export_response("users", export_format, USER_FIELDS, chunks)
+    by = sort_of(sort, order)
+    if export_format == "csv":
+        body = csv_file(USER_FIELDS, await primed(users.export_csv(by, filters)))
+    else:
+        body = json_file(export_format, USER_FIELDS, await primed(users.export(by, filters)))
+    return export_response("users", export_format, body)
 
 
 @router.get("/{user_id}", response_model=UserWithPosts, summary="One user with their posts")

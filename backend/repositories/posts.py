@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stackdeck.backend.db.models import Post
 from stackdeck.backend.db.reads import Reader, ReadStatement, Record
-from stackdeck.backend.repositories.keyset import keyset_page
+from stackdeck.backend.repositories.keyset import csv_chunk, keyset_page
 from stackdeck.backend.schemas.common import Sort
 from stackdeck.backend.schemas.posts import PostFilters
 
@@ -86,11 +86,17 @@ def _page_statement(
 ) -> ReadStatement:
     """Each shape of page (sort, a start key or not, which filters) compiled on first use."""
     keys = [_posts.c[name] for name in sort.key_columns()]
-    columns = (*keys, CSV_RECORD) if csv_records else POST_COLUMNS
     conditions = (_FILTERS[name] for name in sorted(filters))
-    return ReadStatement.compile(
-        keyset_page(columns, keys, conditions, descending=sort.descending, from_key=from_key)
+    if not csv_records:
+        return ReadStatement.compile(
+            keyset_page(
+                POST_COLUMNS, keys, conditions, descending=sort.descending, from_key=from_key
+            )
+        )
+    page = keyset_page(
+        (*keys, CSV_RECORD), keys, conditions, descending=sort.descending, from_key=from_key
     )
+    return ReadStatement.compile(csv_chunk(page, keys, descending=sort.descending))
 
 
 @functools.lru_cache(maxsize=8)
@@ -114,7 +120,7 @@ class PostRows:
         csv_records: bool = False,
     ) -> list[Record]:
         """Up to `limit` posts past the sort key `start`; a (column, id) index serves each
-        order both ways. With `csv_records`, each as its sort key and `csv_record`."""
+        order both ways. With `csv_records`, one row of them as CSV (keyset.csv_chunk)."""
         statement = _page_statement(sort, start is not None, filters.shape(), csv_records)
         params = filters.given() | {"limit": limit}
         params |= {f"key{i}": value for i, value in enumerate(start or ())}

@@ -25,7 +25,7 @@ from sqlalchemy.orm import joinedload
 
 from stackdeck.backend.db.models import Post, User
 from stackdeck.backend.db.reads import Reader, ReadStatement, Record
-from stackdeck.backend.repositories.keyset import keyset_page
+from stackdeck.backend.repositories.keyset import csv_chunk, keyset_page
 from stackdeck.backend.repositories.posts import POST_COLUMNS
 from stackdeck.backend.schemas.common import Sort
 from stackdeck.backend.schemas.users import UserFilters
@@ -150,13 +150,20 @@ _CONTAINS = frozenset({"q", "name", "email"})
 def _page_statement(
     sort: Sort, from_key: bool, filters: frozenset[str], csv_records: bool = False
 ) -> ReadStatement:
+    """A page's statement; with `csv_records`, the page as one chunk of CSV records."""
     keys = [_users.c[name] for name in sort.key_columns()]
-    # A CSV record needs its sort key beside it: where the next chunk starts.
-    columns = (*keys, CSV_RECORD) if csv_records else USER_COLUMNS
     conditions = (_FILTERS[name] for name in sorted(filters))
-    return ReadStatement.compile(
-        keyset_page(columns, keys, conditions, descending=sort.descending, from_key=from_key)
+    if not csv_records:
+        return ReadStatement.compile(
+            keyset_page(
+                USER_COLUMNS, keys, conditions, descending=sort.descending, from_key=from_key
+            )
+        )
+    # A CSV record needs its sort key beside it: where the next chunk starts.
+    page = keyset_page(
+        (*keys, CSV_RECORD), keys, conditions, descending=sort.descending, from_key=from_key
     )
+    return ReadStatement.compile(csv_chunk(page, keys, descending=sort.descending))
 
 
 @functools.lru_cache(maxsize=128)
@@ -195,7 +202,7 @@ class UserRows:
         csv_records: bool = False,
     ) -> list[Record]:
         """Up to `limit` users past the sort key `start` (from the first if None); with
-        `csv_records`, each as its sort key and `csv_record` (USER_FIELDS as CSV).
+        `csv_records`, one row of them as CSV (USER_FIELDS; see keyset.csv_chunk).
 
         A (column, id) index serves each order both ways, so the last page of a million
         rows costs what the first does.

@@ -20,10 +20,13 @@ from stackdeck.backend.schemas.posts import PostCreate, PostFilters, PostRead, P
 from stackdeck.backend.services.idempotency import IdempotentWrite
 from stackdeck.backend.services.paging import (
     EXPORT_CHUNK_ROWS,
+    Chunk,
     Edges,
+    csv_chunk,
     key_of,
     keyset_chunks,
     read_order,
+    rows_chunk,
     sorted_page,
 )
 from stackdeck.backend.services.unit_of_work import Outcome, UnitOfWork
@@ -66,19 +69,35 @@ class PostQueries:
         async with self.reads.connection(self.min_lsn) as connection:
             return await PostRows(connection).count(filters)
 
-    async def export(
-        self, sort: Sort, filters: PostFilters, csv_records: bool = False
-    ) -> AsyncIterator[list[Record]]:
-        """Every matching post in order, a keyset chunk (and a read connection) at a time."""
+    async def export(self, sort: Sort, filters: PostFilters) -> AsyncIterator[list[Record]]:
+        """Every matching post in order (POST_FIELDS), a keyset chunk at a time: memory
+        holds a chunk or two, however many rows there are.
+        """
+        chunk_rows = self.export_chunk_rows
+        key = key_of(sort.key_columns())
+
+        async def chunk(start: tuple[Any, ...] | None) -> Chunk[list[Record]]:
+            async with self.reads.connection(self.min_lsn) as connection:
+                return rows_chunk(
+                    await PostRows(connection).page(sort, filters, start, chunk_rows), key
+                )
+
+        async for rows in keyset_chunks(chunk, chunk_rows):
+            yield rows
+
+    async def export_csv(self, sort: Sort, filters: PostFilters) -> AsyncIterator[bytes]:
+        """As `export`, each chunk its CSV records (CRLF-terminated UTF-8), written by
+        PostgreSQL in the chunk's one statement."""
         chunk_rows = self.export_chunk_rows
 
-        async def chunk(start: tuple[Any, ...] | None) -> list[Record]:
+        async def chunk(start: tuple[Any, ...] | None) -> Chunk[bytes]:
             async with self.reads.connection(self.min_lsn) as connection:
                 rows = PostRows(connection)
-                return await rows.page(sort, filters, start, chunk_rows, csv_records)
+                [record] = await rows.page(sort, filters, start, chunk_rows, csv_records=True)
+            return csv_chunk(record)
 
-        async for rows in keyset_chunks(chunk, key_of(sort.key_columns()), chunk_rows):
-            yield rows
+        async for records in keyset_chunks(chunk, chunk_rows):
+            yield records
 
     async def get(self, post_id: int) -> PostRead:
         async with self.reads.connection(self.min_lsn) as connection:

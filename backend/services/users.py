@@ -29,10 +29,13 @@ from stackdeck.backend.schemas.users import (
 from stackdeck.backend.services.idempotency import IdempotentWrite
 from stackdeck.backend.services.paging import (
     EXPORT_CHUNK_ROWS,
+    Chunk,
     Edges,
+    csv_chunk,
     key_of,
     keyset_chunks,
     read_order,
+    rows_chunk,
     sorted_page,
 )
 from stackdeck.backend.services.unit_of_work import Outcome, UnitOfWork
@@ -136,26 +139,38 @@ class UserQueries:
         async with self.reads.connection(self.min_lsn) as connection:
             return await UserRows(connection).count(filters)
 
-    async def export(
-        self, sort: Sort, filters: UserFilters, csv_records: bool = False
-    ) -> AsyncIterator[list[Record]]:
-        """Every matching user in order, a keyset chunk at a time (rows in USER_FIELDS
-        order, or with `csv_records` each a CSV record); memory holds one chunk, however
-        many rows there are.
-
+    async def export(self, sort: Sort, filters: UserFilters) -> AsyncIterator[list[Record]]:
+        """Every matching user in order (USER_FIELDS), a keyset chunk at a time: memory
+        holds a chunk or two, however many rows there are.
         Each chunk checks a read connection out and returns it: a client that downloads
         slowly holds no connection while it does (so an export is not one snapshot; see
         keyset_chunks).
         """
         chunk_rows = self.export_chunk_rows
+        key = key_of(sort.key_columns())
 
-        async def chunk(start: tuple[Any, ...] | None) -> list[Record]:
+        async def chunk(start: tuple[Any, ...] | None) -> Chunk[list[Record]]:
+            async with self.reads.connection(self.min_lsn) as connection:
+                return rows_chunk(
+                    await UserRows(connection).page(sort, filters, start, chunk_rows), key
+                )
+
+        async for rows in keyset_chunks(chunk, chunk_rows):
+            yield rows
+
+    async def export_csv(self, sort: Sort, filters: UserFilters) -> AsyncIterator[bytes]:
+        """As `export`, each chunk its CSV records (CRLF-terminated UTF-8), written by
+        PostgreSQL in the chunk's one statement."""
+        chunk_rows = self.export_chunk_rows
+
+        async def chunk(start: tuple[Any, ...] | None) -> Chunk[bytes]:
             async with self.reads.connection(self.min_lsn) as connection:
                 rows = UserRows(connection)
-                return await rows.page(sort, filters, start, chunk_rows, csv_records)
+                [record] = await rows.page(sort, filters, start, chunk_rows, csv_records=True)
+            return csv_chunk(record)
 
-        async for rows in keyset_chunks(chunk, key_of(sort.key_columns()), chunk_rows):
-            yield rows
+        async for records in keyset_chunks(chunk, chunk_rows):
+            yield records
 
 
 class UsersService:
