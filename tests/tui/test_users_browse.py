@@ -14,6 +14,7 @@ from stackdeck.backend.services.users import UserQueries
 from stackdeck.tui.app import StackdeckApp
 from stackdeck.tui.screens.export import ExportScreen
 from stackdeck.tui.screens.filter import FilterScreen
+from stackdeck.tui.screens.post_view import PostScreen
 from stackdeck.tui.screens.value_view import ValueScreen
 from stackdeck.tui.widgets.users_pane import PAGE_SIZE, WINDOW
 from tests.helpers import eventually
@@ -232,6 +233,49 @@ async def test_v_shows_json_as_a_foldable_tree_with_search(backend: BackendThrea
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, ValueScreen))
         assert users.table.has_focus
+
+
+async def test_enter_on_a_cell_cut_short_shows_its_whole_value_else_keeps_its_meaning(
+    backend: BackendThread,
+) -> None:
+    email = "a.very.long.address.for.one.person@example-with-a-long-domain.org"
+    body = "The whole story, " * 12
+    async with httpx.AsyncClient(base_url=backend.url) as http:
+        user = (await http.post("/users", json={"name": "Ada", "email": email})).json()
+        for title in ("Short", "A title much longer than the forty characters a cell shows"):
+            post = {"user_id": user["id"], "title": title, "body": body}
+            assert (await http.post("/posts", json=post)).status_code == 201
+    app = make_console(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        users = app.users
+        await until(pilot, lambda: loads_idle(app) and users.total == 1)
+        cells = users.table.get_row_at(0)
+        assert str(cells[2]).endswith("…") and len(str(cells[2])) == 40
+        await pilot.press("right", "right", "enter")  # the email, cut short: the viewer
+        await until(pilot, lambda: isinstance(app.screen, ValueScreen))
+        assert app.screen.query_one(TextArea).text == email
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, ValueScreen))
+        await pilot.press("left", "enter")  # the name, whole on screen: the user's posts
+        posts = app.posts
+        await until(pilot, lambda: loads_idle(app) and posts.table.has_focus)
+        assert posts.table.row_count == 2
+        await pilot.press("enter")  # the id: the whole post, as enter always did
+        await until(pilot, lambda: isinstance(app.screen, PostScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, PostScreen))
+        await pilot.press("right", "right", "right", "enter")  # the body, cut: its text whole
+        await until(pilot, lambda: isinstance(app.screen, ValueScreen))
+        assert app.screen.query_one(TextArea).text == body
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, ValueScreen))
+        await pilot.press("left", "left", "enter")  # "Short": not cut, the whole post
+        await until(pilot, lambda: isinstance(app.screen, PostScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, PostScreen))
+        await pilot.press("down", "v")  # `v` here too: the long title
+        await until(pilot, lambda: isinstance(app.screen, ValueScreen))
+        assert app.screen.query_one(TextArea).text == post["title"]
 
 
 async def _export(pilot: object, app: StackdeckApp, path: Path) -> ExportScreen:

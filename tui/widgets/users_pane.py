@@ -21,7 +21,7 @@ from stackdeck.tui.screens.export import ExportScreen
 from stackdeck.tui.screens.filter import FilterScreen, describe_filters
 from stackdeck.tui.screens.form import FormField, FormScreen
 from stackdeck.tui.screens.value_view import ValueScreen
-from stackdeck.tui.widgets.cells import cell, when
+from stackdeck.tui.widgets.cells import cell, shown, truncated, when
 from stackdeck.tui.widgets.pane import Pane
 
 PAGE_SIZE = 100
@@ -223,8 +223,8 @@ class UsersPane(Pane):
         for user in self.window.rows:
             table.add_row(
                 cell(user.id),
-                cell(user.name),
-                cell(user.email),
+                cell(shown(user.name)),
+                cell(shown(user.email)),
                 cell(user.post_count),
                 cell(when(user.created_at)),
                 key=str(user.id),
@@ -297,6 +297,11 @@ class UsersPane(Pane):
 
     @on(DataTable.CellSelected, "#users-table")
     def _selected(self, event: DataTable.CellSelected) -> None:
+        """enter: the user's posts; on a cell cut short, its whole value (as `v`)."""
+        value = self.current_value()
+        if value is not None and truncated(value[1]):
+            self.action_view_value()
+            return
         user = self.current_user()
         if user is not None:
             self.post_message(self.OpenPosts(user.id))
