@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stackdeck.backend.db.models import Post
 from stackdeck.backend.db.reads import Reader, ReadStatement, Record
-from stackdeck.backend.repositories.keyset import csv_chunk, keyset_page
+from stackdeck.backend.repositories.keyset import csv_chunk, csv_instant, keyset_page
 from stackdeck.backend.schemas.common import Sort
 from stackdeck.backend.schemas.posts import PostFilters
 
@@ -71,11 +71,12 @@ _FILTERS: dict[str, ColumnElement[bool]] = {
     "published": _posts.c.published == bindparam("published", type_=Boolean),
 }
 # A post as one CSV record, written by PostgreSQL (as users' CSV_RECORD): text quoted with
-# its quotes doubled, the flag as true/false, the instant in PostgreSQL's ISO 8601 text.
+# its quotes doubled, the flag as true/false, the instant in PostgreSQL's ISO 8601 text (UTC).
 CSV_RECORD = literal_column(
     "concat_ws(',', posts.id, posts.user_id, "
     + ", ".join(f"""'"' || replace(posts.{c}, '"', '""') || '"'""" for c in ("title", "body"))
-    + ", CASE WHEN posts.published THEN 'true' ELSE 'false' END, posts.created_at::text)",
+    + ", CASE WHEN posts.published THEN 'true' ELSE 'false' END, "
+    + f"{csv_instant('posts.created_at')})",
     String,
 ).label("csv_record")
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import joinedload
 
 from stackdeck.backend.db.models import Post, User
 from stackdeck.backend.db.reads import Reader, ReadStatement, Record
-from stackdeck.backend.repositories.keyset import csv_chunk, keyset_page
+from stackdeck.backend.repositories.keyset import csv_chunk, csv_instant, keyset_page
 from stackdeck.backend.repositories.posts import POST_COLUMNS
 from stackdeck.backend.schemas.common import Sort
 from stackdeck.backend.schemas.users import UserFilters
@@ -92,19 +92,13 @@ def _quoted(column: str) -> str:
     return f"""'"' || replace(users.{column}, '"', '""') || '"'"""
 
 
-def _instant(column: str) -> str:
-    # PostgreSQL's own text form (ISO 8601 with a space, as COPY writes it): to_json's
-    # form with the T cost the server more than the rest of the record.
-    return f"users.{column}::text"
-
-
 # A user as one CSV record, written by PostgreSQL: text fields always quoted, their quotes
 # doubled (RFC 4180 allows quoting any field; a comma or line break inside stays data).
 # Building it in Python with the csv module cost the most of an export's time.
 CSV_RECORD = literal_column(
     "concat_ws(',', users.id, "
     + ", ".join((_quoted("name"), _quoted("email"), "users.post_count"))
-    + f", {_instant('created_at')}, {_instant('updated_at')})",
+    + f", {csv_instant('users.created_at')}, {csv_instant('users.updated_at')})",
     String,
 ).label("csv_record")
 # One user and their posts in one statement: a single parent row, so a join repeats nothing
