@@ -12,10 +12,11 @@ import asyncpg
 import httpx
 import pytest
 
+from stackdeck.backend.schemas import cursor
 from stackdeck.backend.services.posts import PostQueries
 from tests.helpers import statements
 from tests.pg import asyncpg_dsn
-from tests.support.browse import INSTANTS, seed_users, walk
+from tests.support.browse import INSTANTS, seed_users, walk, walk_back
 
 SORTS = [f"{sign}{c}" for c in ("id", "created_at", "title") for sign in ("", "-")]
 # Titles repeat (ties only the id breaks) and one needs CSV quoting in its body.
@@ -79,6 +80,48 @@ async def test_every_sort_and_filter_walks_every_post_once_in_order(
             assert all(statements(r) == 1 for r in responses)
 
 
+async def test_walking_back_by_prev_gives_the_same_pages_in_reverse(
+    client: httpx.AsyncClient, seeded: str
+) -> None:
+    for params, where in (({}, "true"), ({"published": "true"}, "published")):
+        for sort in SORTS:
+            view = params | {"sort": sort, "limit": 4}
+            _, forward = await walk(client, view, 4, "/posts")
+            back = await walk_back(client, view, forward[-1].json(), "/posts")
+            assert [r.json() for r in reversed(back)] == [r.json() for r in forward[:-1]], sort
+            pages = [*reversed(back), forward[-1]]
+            rows = [p["id"] for r in pages for p in r.json()["items"]]
+            assert rows == await sql_post_ids(seeded, where, sort), (params, sort)
+            assert all(statements(r) == 1 for r in back)
+
+
+async def test_post_count_matches_sql_for_every_filter(
+    client: httpx.AsyncClient, seeded: str
+) -> None:
+    some_user = (await client.get("/users", params={"limit": 2})).json()["items"][1]["id"]
+    views: list[tuple[dict[str, Any], str, list[Any]]] = [
+        ({}, "true", []),
+        ({"published": "true"}, "published", []),
+        ({"published": "false"}, "NOT published", []),
+        ({"user_id": some_user}, "user_id = $1", [some_user]),
+        (
+            {"published": "false", "user_id": some_user},
+            "NOT published AND user_id = $1",
+            [some_user],
+        ),
+    ]
+    conn = await asyncpg.connect(asyncpg_dsn(seeded))
+    try:
+        for params, where, args in views:
+            counted = await conn.fetchval(f"SELECT count(*) FROM posts WHERE {where}", *args)
+            response = await client.get("/posts/count", params=params)
+            assert response.json() == {"total": counted}, params
+            assert statements(response) == 1
+    finally:
+        await conn.close()
+    assert (await client.get("/posts/count", params={"published": "maybe"})).status_code == 422
+
+
 async def test_post_exports_hold_the_filtered_posts_in_order(
     client: httpx.AsyncClient, seeded: str
 ) -> None:
@@ -109,6 +152,8 @@ async def test_post_exports_hold_the_filtered_posts_in_order(
         ({"sort": "body"}, "query.sort"),
         ({"published": "maybe"}, "query.published"),
         ({"sort": "title", "cursor": "garbage"}, "query.cursor"),
+        # A `prev` whose title is a number: a cursor we never handed out.
+        ({"sort": "title", "cursor": cursor.encode("title", [1, 1], before=True)}, "query.cursor"),
         ({"sort": "title", "after": 3}, "query.after"),
         ({"user_id": 0}, "query.user_id"),
     ],
@@ -125,6 +170,8 @@ async def test_a_title_cursor_is_refused_for_another_sort(
     client: httpx.AsyncClient, seeded: str
 ) -> None:
     first = (await client.get("/posts", params={"sort": "title", "limit": 2})).json()
-    other = await client.get("/posts", params={"sort": "-title", "cursor": first["next"]})
-    assert other.status_code == 422
-    assert [e["field"] for e in other.json()["errors"]] == ["query.cursor"]
+    second = (await client.get("/posts", params={"sort": "title", "cursor": first["next"]})).json()
+    for foreign in (first["next"], second["prev"]):
+        other = await client.get("/posts", params={"sort": "-title", "cursor": foreign})
+        assert other.status_code == 422
+        assert [e["field"] for e in other.json()["errors"]] == ["query.cursor"]

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from tests.helpers import statements
 from tests.pg import asyncpg_dsn
-from tests.support.browse import NAMES, SORTS, order_by, seed_users, sql_ids, walk
+from tests.support.browse import NAMES, SORTS, order_by, seed_users, sql_ids, walk, walk_back
 
 
 @pytest.fixture
@@ -38,6 +38,36 @@ async def test_every_sort_walks_every_row_once_in_order_in_one_statement_a_page(
         # In id order `next` is the last id, as before; in any other, an opaque cursor.
         first = responses[0].json()["next"]
         assert isinstance(first, int) if sort.endswith("id") else isinstance(first, str), sort
+
+
+@pytest.mark.parametrize("embed", [{}, {"embed": "posts"}], ids=["plain", "embed=posts"])
+async def test_walking_back_by_prev_gives_the_same_pages_in_reverse_in_every_sort(
+    client: httpx.AsyncClient, seeded: str, embed: dict[str, str]
+) -> None:
+    for sort in SORTS:
+        params = {"sort": sort, "limit": 5} | embed
+        _, forward = await walk(client, params, limit=5)
+        assert forward[0].json()["prev"] is None, sort
+        back = await walk_back(client, params, forward[-1].json())
+        # Page for page the same answer, `next` and `prev` included: every row once, ties
+        # and all, the first page's `prev` null again.
+        assert [r.json() for r in reversed(back)] == [r.json() for r in forward[:-1]], sort
+        rows = [u["id"] for r in [*reversed(back), forward[-1]] for u in r.json()["items"]]
+        assert rows == await sql_ids(seeded, "true", order_by(sort)), sort
+        assert all(statements(r) == statements(forward[0]) for r in back), sort
+
+
+async def test_prev_and_next_cross_at_any_page_with_filters(
+    client: httpx.AsyncClient, seeded: str
+) -> None:
+    params: dict[str, Any] = {"sort": "-created_at", "posts_max": 2, "q": "a", "limit": 3}
+    _, forward = await walk(client, params, limit=3)
+    assert len(forward) > 2
+    middle = forward[2].json()
+    before = (await client.get("/users", params=params | {"cursor": middle["prev"]})).json()
+    assert before == forward[1].json()
+    again = (await client.get("/users", params=params | {"cursor": before["next"]})).json()
+    assert again == middle
 
 
 async def test_embedded_posts_page_is_two_statements_in_any_order(
@@ -193,6 +223,29 @@ def token(body: object) -> str:
         ({"sort": "name", "cursor": "[" * 3000}, "query.cursor"),
         ({"sort": "name", "cursor": token("[" * 1500)}, "query.cursor"),
         ({"sort": "name", "cursor": "42"}, "query.cursor"),
+        # A `prev` is as much the sort's as a `next`, and says "before" in one way only.
+        (
+            {
+                "sort": "name",
+                "cursor": token({"v": 1, "sort": "-name", "key": ["a", 1], "before": True}),
+            },
+            "query.cursor",
+        ),
+        (
+            {
+                "sort": "name",
+                "cursor": token({"v": 1, "sort": "name", "key": ["a", 1], "before": False}),
+            },
+            "query.cursor",
+        ),
+        (
+            {"sort": "-id", "cursor": token({"v": 1, "sort": "id", "key": [3], "before": True})},
+            "query.cursor",
+        ),
+        (
+            {"cursor": token({"v": 1, "sort": "id", "key": [3], "before": 1})},
+            "query.cursor",
+        ),
         ({"cursor": "0"}, "query.cursor"),
         ({"cursor": token({"v": 1, "sort": "name", "key": ["a", 1]})}, "query.cursor"),
         ({"cursor": "5", "after": 5}, "query.cursor"),

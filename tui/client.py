@@ -233,7 +233,10 @@ class User:
 @dataclass(frozen=True, slots=True)
 class UserPage:
     items: list[User]
-    next: str | None  # the cursor of the page after (in the order asked for); None: the last
+    # The cursors of the pages after and before (in the order asked for); None: the list
+    # ends on that side.
+    next: str | None
+    prev: str | None = None
 
 
 # The filters GET /users, /users/count and /users/export take beside `q`.
@@ -448,12 +451,17 @@ class ApiClient:
     async def list_users(
         self, view: UserView, *, limit: int = 100, cursor: str | None = None, reverse: bool = False
     ) -> UserPage:
-        """A keyset page of `view`; `reverse` walks its order backwards (the rows before)."""
+        """A keyset page of `view` from `cursor` (a `next` or a `prev` of the same order);
+        `reverse`: in the reverse of the view's order."""
         params = {"limit": limit, "cursor": cursor, **view.params(reverse=reverse)}
         result = await self.request("GET", "/users", params=params)
         items = [User.from_api(item) for item in result["items"]]
-        following = result.get("next")
-        return UserPage(items, None if following is None else str(following))
+        following, before = result.get("next"), result.get("prev")
+        return UserPage(
+            items,
+            None if following is None else str(following),
+            None if before is None else str(before),
+        )
 
     async def count_users(self, view: UserView) -> int:
         result = await self.request("GET", "/users/count", params=view.filter_params())

@@ -1,15 +1,16 @@
 """A bounded window over a keyset-paginated list, in any order: the pages held, and how to
 fetch the pages on either side of them.
 
-The users table holds `capacity` rows and at most a page more. Every page is fetched by a
-cursor from the API, walking the view's order forwards or backwards (the reverse sort,
-whose rows are then turned round): the page after the last row continues from the bottom
-page's forward `next`, the page before the first row from the top page's backward `next`.
-A page that falls off one end is remembered by the fetch that brought it (one cursor), so
-scrolling back refetches it: a cursor per page scrolled past is what is kept, since the API
-hands out no cursor for the rows before a row. `g`/`G` replace the window with the first
-page, or the reverse order's first page turned round, so neither end is ever reached by
-scanning.
+The users table holds `capacity` rows and at most a page more. Every page the API gives
+carries two cursors, `next` (the rows past its last row) and `prev` (the rows before its
+first), so the page on either side of the window is always found from the page at that
+end: a page that falls off is dropped whole, and scrolling back fetches it again by the
+`prev` (or `next`) of the page that is now at the end. What is kept is the pages on screen
+and nothing per page scrolled past, however far one goes.
+
+`G` asks for the reverse order's first page and turns it round: the end of the list without
+a scan. Pages read that way stay in the reverse order (their cursors belong to it), so for
+them `prev` leads down the view and `next` up.
 """
 
 from __future__ import annotations
@@ -22,22 +23,32 @@ from stackdeck.tui.client import User
 
 @dataclass(frozen=True, slots=True)
 class Fetch:
-    """How a page is asked for: from `cursor` (None: an end of the list), forwards or back."""
+    """How a page is asked for: from `cursor` (None: an end of the list), in the view's order
+    or, `reverse`, in the reverse order (whose pages are turned round)."""
 
     cursor: str | None
-    backwards: bool = False
+    reverse: bool = False
 
 
 @dataclass(slots=True)
 class Page:
-    rows: list[User]  # in the view's order (a backwards page is already turned round)
+    rows: list[User]  # in the view's order (a reverse-order page is already turned round)
     fetch: Fetch
-    next: str | None  # where the list goes on past this page, in the fetch's direction
+    next: str | None  # the API's cursors, in the fetch's order
+    prev: str | None = None
+
+    def _towards(self, cursor: str | None) -> Fetch | None:
+        return None if cursor is None else Fetch(cursor, self.fetch.reverse)
 
     @property
-    def beyond(self) -> Fetch | None:
-        """The fetch of the page past this one, in its own direction; None: the list ends."""
-        return None if self.next is None else Fetch(self.next, self.fetch.backwards)
+    def up(self) -> Fetch | None:
+        """The fetch of the page before this one in the view; None: the list starts here."""
+        return self._towards(self.next if self.fetch.reverse else self.prev)
+
+    @property
+    def down(self) -> Fetch | None:
+        """The fetch of the page after this one in the view; None: the list ends here."""
+        return self._towards(self.prev if self.fetch.reverse else self.next)
 
 
 @dataclass
@@ -45,9 +56,6 @@ class KeysetWindow:
     page_size: int = 100
     capacity: int = 500
     pages: list[Page] = field(default_factory=list)
-    # The fetches of the pages that fell off the top (the nearest last), and the bottom.
-    above: list[Fetch] = field(default_factory=list)
-    below: list[Fetch] = field(default_factory=list)
 
     def __len__(self) -> int:
         return sum(len(page.rows) for page in self.pages)
@@ -68,23 +76,11 @@ class KeysetWindow:
 
     def fetch_up(self) -> Fetch | None:
         """The fetch of the page before the first row; None at the start of the list."""
-        if self.above:
-            return self.above[-1]
-        if not self.pages:
-            return None
-        top = self.pages[0]
-        if top.fetch.backwards:
-            return top.beyond
-        return None  # a forward page from the start (or from a cursor we keep in `above`)
+        return self.pages[0].up if self.pages else None
 
     def fetch_down(self) -> Fetch | None:
         """The fetch of the page after the last row; None at the end of the list."""
-        if self.below:
-            return self.below[-1]
-        if not self.pages:
-            return None
-        bottom = self.pages[-1]
-        return None if bottom.fetch.backwards else bottom.beyond
+        return self.pages[-1].down if self.pages else None
 
     @property
     def at_start(self) -> bool:
@@ -95,40 +91,24 @@ class KeysetWindow:
         return self.fetch_down() is None
 
     def reset(self, page: Page) -> None:
-        """One page, and nothing known around it but what it says itself (g, G, a view)."""
-        self.pages = [page]
-        self.above.clear()
-        self.below.clear()
-
-    def collapse(self, page: Page) -> None:
-        """Refetched top page in place of the window (a refresh): the pages below it stay
-        reachable by their fetches."""
-        for dropped in reversed(self.pages[1:]):
-            self.below.append(dropped.fetch)
+        """One page, and nothing around it but what its cursors say (g, G, a refresh)."""
         self.pages = [page]
 
     def extend_down(self, page: Page) -> int:
         """Append the page after the last row; returns how many rows fell off the top."""
-        if self.below and self.below[-1] == page.fetch:
-            self.below.pop()
         self.pages.append(page)
         dropped = 0
         # Whole pages go, and only while `capacity` rows stay: the cursor, at the new end,
         # is then never near the other end (which would fetch back what was dropped).
         while len(self.pages) > 1 and len(self) - len(self.pages[0].rows) >= self.capacity:
-            gone = self.pages.pop(0)
-            self.above.append(gone.fetch)
-            dropped += len(gone.rows)
+            dropped += len(self.pages.pop(0).rows)
         return dropped
 
     def extend_up(self, page: Page) -> int:
         """Prepend the page before the first row; returns how many rows it added."""
-        if self.above and self.above[-1] == page.fetch:
-            self.above.pop()
         self.pages.insert(0, page)
         while len(self.pages) > 1 and len(self) - len(self.pages[-1].rows) >= self.capacity:
-            gone = self.pages.pop()
-            self.below.append(gone.fetch)
+            self.pages.pop()
         return len(page.rows)
 
     def index_of(self, row_id: int) -> int | None:
@@ -138,7 +118,8 @@ class KeysetWindow:
         return None
 
 
-def page_of(rows: Sequence[User], fetch: Fetch, following: str | None) -> Page:
-    """A page as the API gave it; a backwards page is turned round into the view's order."""
-    ordered = list(reversed(rows)) if fetch.backwards else list(rows)
-    return Page(ordered, fetch, following)
+def page_of(rows: Sequence[User], fetch: Fetch, following: str | None, before: str | None) -> Page:
+    """A page as the API gave it (its `next` and `prev`); a reverse-order page is turned
+    round into the view's order."""
+    ordered = list(reversed(rows)) if fetch.reverse else list(rows)
+    return Page(ordered, fetch, following, before)

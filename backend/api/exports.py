@@ -1,7 +1,8 @@
 """Rows streamed as a file: CSV (RFC 4180, with a header), NDJSON or one JSON array.
 
-Encoders take chunks of rows (sequences in `fields` order) and yield bytes a chunk at a
-time, so what is held is one chunk, however long the export runs.
+CSV comes as chunks of finished records (PostgreSQL writes them); the JSON encoders take
+chunks of rows (sequences in `fields` order). Each yields bytes a chunk at a time, so what
+is held is one chunk, however long the export runs.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import csv
 import io
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Query
 from pydantic_core import to_json
@@ -39,21 +40,17 @@ def export_responses(what: str) -> dict[int | str, dict[str, Any]]:
 
 # Chunks of records (asyncpg rows: by position and by column name).
 Rows = AsyncIterator[Sequence[Any]]
+T = TypeVar("T")
 
 
-async def _csv(fields: Sequence[str], chunks: Rows) -> AsyncIterator[bytes]:
-    """The header, then each row's `csv_record` (CSV_ROWS: the database writes them)."""
+async def csv_file(fields: Sequence[str], records: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The header, then the chunks of CSV records as they come."""
     header = io.StringIO()
     # The csv module for the header; CRLF ends every record, as RFC 4180 has it.
     csv.writer(header, lineterminator="\r\n").writerow(fields)
-    opening = header.getvalue()
-    async for rows in chunks:
-        # The record is each row's last column; one join, not a string per row.
-        records = "\r\n".join([row[-1] for row in rows])
-        yield (opening + records + "\r\n").encode() if rows else opening.encode()
-        opening = ""
-    if opening:
-        yield opening.encode()  # an export with no rows is its header
+    yield header.getvalue().encode()  # an export with no rows is its header
+    async for chunk in records:
+        yield chunk
 
 
 async def _ndjson(fields: Sequence[str], chunks: Rows) -> AsyncIterator[bytes]:
@@ -70,29 +67,33 @@ async def _json(fields: Sequence[str], chunks: Rows) -> AsyncIterator[bytes]:
     yield b"[]" if opening == b"[" else b"]"
 
 
-_ENCODERS = {"csv": _csv, "ndjson": _ndjson, "json": _json}
-# The formats whose rows come as finished CSV records, not fields.
-CSV_ROWS: frozenset[ExportFormat] = frozenset({"csv"})
+_JSON_ENCODERS = {"ndjson": _ndjson, "json": _json}
+
+
+def json_file(
+    export_format: Literal["ndjson", "json"], fields: Sequence[str], chunks: Rows
+) -> AsyncIterator[bytes]:
+    return _JSON_ENCODERS[export_format](fields, chunks)
 
 
 def export_response(
-    name: str, export_format: ExportFormat, fields: Sequence[str], chunks: Rows
+    name: str, export_format: ExportFormat, body: AsyncIterator[bytes]
 ) -> StreamingResponse:
-    """The rows as an attachment named after `name` and the time of the export."""
+    """The file as an attachment named after `name` and the time of the export."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return StreamingResponse(
-        _ENCODERS[export_format](fields, chunks),
+        body,
         media_type=MEDIA_TYPES[export_format],
         headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.{export_format}"'},
     )
 
 
-async def primed(chunks: Rows) -> Rows:
+async def primed(chunks: AsyncIterator[T]) -> AsyncIterator[T]:
     """The chunks with the first one already read: a request that fails at once (bad
     cursor, no database) answers problem+json before a 200's headers are sent."""
     first = await anext(chunks, None)
 
-    async def again() -> Rows:
+    async def again() -> AsyncIterator[T]:
         if first is not None:
             yield first
         async for rows in chunks:

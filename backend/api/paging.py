@@ -1,4 +1,5 @@
-"""Sorted keyset pages over HTTP: `sort` and `order`, where a page starts, its `next`."""
+"""Sorted keyset pages over HTTP: `sort` and `order`, where a page starts, its `next` and
+its `prev`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi import Query
 
 from stackdeck.backend.errors import FieldError, InvalidInput
 from stackdeck.backend.schemas import cursor
-from stackdeck.backend.schemas.common import Sort
+from stackdeck.backend.schemas.common import Sort, Start
 from stackdeck.backend.schemas.types import MAX_BIGINT
 
 # Where a sorted list's page starts: one of the two, named the same on every list.
@@ -21,7 +22,9 @@ CursorQuery = Annotated[
     Query(
         alias="cursor",
         max_length=cursor.CURSOR_MAX_LENGTH,
-        description="the `next` of the page before, for the same `sort`",
+        description=(
+            "the `next` of the page before (or the `prev` of the page after), for the same `sort`"
+        ),
     ),
 ]
 
@@ -42,7 +45,7 @@ def start_of(
     after: int | None,
     token: str | None,
     key_kinds: Mapping[str, Sequence[cursor.KeyType]],
-) -> tuple[Any, ...] | None:
+) -> Start | None:
     """Where a page starts: `after` (an id, in id order) or a cursor we handed out."""
     if after is not None and token is not None:
         raise refused("cursor", "give after or cursor, not both")
@@ -51,7 +54,7 @@ def start_of(
             raise refused(
                 "after", f"after is an id, for id order; with sort={sort.name} pass cursor"
             )
-        return (after,)
+        return Start((after,))
     if token is None:
         return None
     if sort.column == "id" and token.isascii() and token.isdigit():
@@ -59,7 +62,7 @@ def start_of(
         row_id = int(token)
         if not 1 <= row_id <= MAX_BIGINT:
             raise refused("cursor", "not a cursor this API handed out")
-        return (row_id,)
+        return Start((row_id,))
     return cursor.decode(token, sort.name, key_kinds[sort.column])
 
 
@@ -70,3 +73,8 @@ def next_of(sort: Sort, key: tuple[Any, ...] | None) -> int | str | None:
     if sort.column == "id":
         return int(key[0])
     return cursor.encode(sort.name, key)
+
+
+def prev_of(sort: Sort, key: tuple[Any, ...] | None) -> str | None:
+    """A page's `prev`: a cursor in every order (an id alone already means "after")."""
+    return None if key is None else cursor.encode(sort.name, key, before=True)

@@ -1,21 +1,31 @@
-"""/posts: keyset pages sorted and filtered, an export; read, create, update, delete."""
+"""/posts: keyset pages sorted and filtered, a count, an export; read, create, update,
+delete."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
+from pydantic import BaseModel
 from starlette.responses import StreamingResponse
 
 from stackdeck.backend.api.deps import PostQueriesDep, PostsServiceDep
 from stackdeck.backend.api.exports import (
-    CSV_ROWS,
     FormatQuery,
+    csv_file,
     export_response,
     export_responses,
+    json_file,
     primed,
 )
-from stackdeck.backend.api.paging import AfterQuery, CursorQuery, next_of, sort_of, start_of
+from stackdeck.backend.api.paging import (
+    AfterQuery,
+    CursorQuery,
+    next_of,
+    prev_of,
+    sort_of,
+    start_of,
+)
 from stackdeck.backend.api.problems import PROBLEM_RESPONSES
 from stackdeck.backend.schemas.common import SortedPage
 from stackdeck.backend.schemas.posts import (
@@ -42,7 +52,7 @@ FiltersQuery = Annotated[PostFilters, Query()]
 
 
 @router.get(
-    "", summary="A keyset page of posts, sorted and filtered (pass `next` back as `cursor`)"
+    "", summary="A keyset page of posts, sorted and filtered (pass `next` or `prev` as `cursor`)"
 )
 async def list_posts(
     posts: PostQueriesDep,
@@ -53,8 +63,20 @@ async def list_posts(
     sort: SortQuery = "id",
 ) -> SortedPage[PostRead]:
     by = sort_of(sort, "asc")
-    items, key = await posts.page(by, filters, start_of(by, after, cursor_, POST_KEY_KINDS), limit)
-    return SortedPage[PostRead](items=items, next=next_of(by, key))
+    start = start_of(by, after, cursor_, POST_KEY_KINDS)
+    items, edges = await posts.page(by, filters, start, limit)
+    return SortedPage[PostRead](
+        items=items, next=next_of(by, edges.next), prev=prev_of(by, edges.prev)
+    )
+
+
+class PostCount(BaseModel):
+    total: int
+
+
+@router.get("/count", summary="How many posts match the filters (all of them, with none)")
+async def count_posts(posts: PostQueriesDep, filters: FiltersQuery) -> PostCount:
+    return PostCount(total=await posts.count(filters))
 
 
 @router.get(
@@ -69,8 +91,12 @@ async def export_posts(
     export_format: FormatQuery = "csv",
     sort: SortQuery = "id",
 ) -> StreamingResponse:
-    rows = posts.export(sort_of(sort, "asc"), filters, csv_records=export_format in CSV_ROWS)
-    return export_response("posts", export_format, POST_FIELDS, await primed(rows))
+    by = sort_of(sort, "asc")
+    if export_format == "csv":
+        body = csv_file(POST_FIELDS, await primed(posts.export_csv(by, filters)))
+    else:
+        body = json_file(export_format, POST_FIELDS, await primed(posts.export(by, filters)))
+    return export_response("posts", export_format, body)
 
 
 @router.get("/{post_id}", summary="One post")

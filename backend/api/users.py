@@ -11,13 +11,21 @@ from starlette.responses import StreamingResponse
 
 from stackdeck.backend.api.deps import UserQueriesDep, UsersServiceDep
 from stackdeck.backend.api.exports import (
-    CSV_ROWS,
     FormatQuery,
+    csv_file,
     export_response,
     export_responses,
+    json_file,
     primed,
 )
-from stackdeck.backend.api.paging import AfterQuery, CursorQuery, next_of, sort_of, start_of
+from stackdeck.backend.api.paging import (
+    AfterQuery,
+    CursorQuery,
+    next_of,
+    prev_of,
+    sort_of,
+    start_of,
+)
 from stackdeck.backend.api.problems import CONFLICT, PROBLEM_RESPONSES
 from stackdeck.backend.schemas.common import SortedPage
 from stackdeck.backend.schemas.transactions import BatchResult, UserBatch
@@ -64,7 +72,7 @@ FiltersQuery = Annotated[UserFilters, Query()]
 @router.get(
     "",
     response_model=SortedPage[UserWithPosts] | SortedPage[UserRead],
-    summary="A keyset page of users, sorted and filtered (pass `next` back as `cursor`)",
+    summary="A keyset page of users, sorted and filtered (pass `next` or `prev` as `cursor`)",
 )
 async def list_users(
     users: UserQueriesDep,
@@ -79,11 +87,19 @@ async def list_users(
     by = sort_of(sort, order)
     start = start_of(by, after, cursor_, KEY_KINDS)
     if embed == "posts":
-        with_posts, key = await users.page_with_posts(by, filters, start, limit)
-        page = SortedPage[UserWithPosts](items=with_posts, next=next_of(by, key))
+        with_posts, edges = await users.page_with_posts(by, filters, start, limit)
+        page = SortedPage[UserWithPosts](
+            items=with_posts, next=next_of(by, edges.next), prev=prev_of(by, edges.prev)
+        )
         return _json(_PAGE_WITH_POSTS.dump_json(page))
-    items, key = await users.page(by, filters, start, limit)
-    return _json(_PAGE.dump_json(SortedPage[UserRead](items=items, next=next_of(by, key))))
+    items, edges = await users.page(by, filters, start, limit)
+    return _json(
+        _PAGE.dump_json(
+            SortedPage[UserRead](
+                items=items, next=next_of(by, edges.next), prev=prev_of(by, edges.prev)
+            )
+        )
+    )
 
 
 class UserCount(BaseModel):
@@ -108,9 +124,12 @@ async def export_users(
     sort: SortQuery = "id",
     order: OrderQuery = "asc",
 ) -> StreamingResponse:
-    rows = users.export(sort_of(sort, order), filters, csv_records=export_format in CSV_ROWS)
-    chunks = await primed(rows)
-    return export_response("users", export_format, USER_FIELDS, chunks)
+    by = sort_of(sort, order)
+    if export_format == "csv":
+        body = csv_file(USER_FIELDS, await primed(users.export_csv(by, filters)))
+    else:
+        body = json_file(export_format, USER_FIELDS, await primed(users.export(by, filters)))
+    return export_response("users", export_format, body)
 
 
 @router.get("/{user_id}", response_model=UserWithPosts, summary="One user with their posts")

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    func,
     insert,
     literal_column,
     select,
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stackdeck.backend.db.models import Post
 from stackdeck.backend.db.reads import Reader, ReadStatement, Record
-from stackdeck.backend.repositories.keyset import keyset_page
+from stackdeck.backend.repositories.keyset import csv_chunk, csv_instant, keyset_page
 from stackdeck.backend.schemas.common import Sort
 from stackdeck.backend.schemas.posts import PostFilters
 
@@ -70,11 +71,12 @@ _FILTERS: dict[str, ColumnElement[bool]] = {
     "published": _posts.c.published == bindparam("published", type_=Boolean),
 }
 # A post as one CSV record, written by PostgreSQL (as users' CSV_RECORD): text quoted with
-# its quotes doubled, the flag as true/false, the instant in PostgreSQL's ISO 8601 text.
+# its quotes doubled, the flag as true/false, the instant in PostgreSQL's ISO 8601 text (UTC).
 CSV_RECORD = literal_column(
     "concat_ws(',', posts.id, posts.user_id, "
     + ", ".join(f"""'"' || replace(posts.{c}, '"', '""') || '"'""" for c in ("title", "body"))
-    + ", CASE WHEN posts.published THEN 'true' ELSE 'false' END, posts.created_at::text)",
+    + ", CASE WHEN posts.published THEN 'true' ELSE 'false' END, "
+    + f"{csv_instant('posts.created_at')})",
     String,
 ).label("csv_record")
 
@@ -85,11 +87,23 @@ def _page_statement(
 ) -> ReadStatement:
     """Each shape of page (sort, a start key or not, which filters) compiled on first use."""
     keys = [_posts.c[name] for name in sort.key_columns()]
-    columns = (*keys, CSV_RECORD) if csv_records else POST_COLUMNS
     conditions = (_FILTERS[name] for name in sorted(filters))
-    return ReadStatement.compile(
-        keyset_page(columns, keys, conditions, descending=sort.descending, from_key=from_key)
+    if not csv_records:
+        return ReadStatement.compile(
+            keyset_page(
+                POST_COLUMNS, keys, conditions, descending=sort.descending, from_key=from_key
+            )
+        )
+    page = keyset_page(
+        (*keys, CSV_RECORD), keys, conditions, descending=sort.descending, from_key=from_key
     )
+    return ReadStatement.compile(csv_chunk(page, keys, descending=sort.descending))
+
+
+@functools.lru_cache(maxsize=8)
+def _count_statement(filters: frozenset[str]) -> ReadStatement:
+    stmt = select(func.count()).select_from(_posts)
+    return ReadStatement.compile(stmt.where(*(_FILTERS[name] for name in sorted(filters))))
 
 
 class PostRows:
@@ -107,11 +121,15 @@ class PostRows:
         csv_records: bool = False,
     ) -> list[Record]:
         """Up to `limit` posts past the sort key `start`; a (column, id) index serves each
-        order both ways. With `csv_records`, each as its sort key and `csv_record`."""
+        order both ways. With `csv_records`, one row of them as CSV (keyset.csv_chunk)."""
         statement = _page_statement(sort, start is not None, filters.shape(), csv_records)
         params = filters.given() | {"limit": limit}
         params |= {f"key{i}": value for i, value in enumerate(start or ())}
         return await self.reader.fetch(statement, **params)
+
+    async def count(self, filters: PostFilters) -> int:
+        rows = await self.reader.fetch(_count_statement(filters.shape()), **filters.given())
+        return int(rows[0][0])
 
     async def get(self, post_id: int) -> Record | None:
         rows = await self.reader.fetch(_ONE, post_id=post_id)

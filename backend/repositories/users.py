@@ -25,7 +25,7 @@ from sqlalchemy.orm import joinedload
 
 from stackdeck.backend.db.models import Post, User
 from stackdeck.backend.db.reads import Reader, ReadStatement, Record
-from stackdeck.backend.repositories.keyset import keyset_page
+from stackdeck.backend.repositories.keyset import csv_chunk, csv_instant, keyset_page
 from stackdeck.backend.repositories.posts import POST_COLUMNS
 from stackdeck.backend.schemas.common import Sort
 from stackdeck.backend.schemas.users import UserFilters
@@ -92,19 +92,13 @@ def _quoted(column: str) -> str:
     return f"""'"' || replace(users.{column}, '"', '""') || '"'"""
 
 
-def _instant(column: str) -> str:
-    # PostgreSQL's own text form (ISO 8601 with a space, as COPY writes it): to_json's
-    # form with the T cost the server more than the rest of the record.
-    return f"users.{column}::text"
-
-
 # A user as one CSV record, written by PostgreSQL: text fields always quoted, their quotes
 # doubled (RFC 4180 allows quoting any field; a comma or line break inside stays data).
 # Building it in Python with the csv module cost the most of an export's time.
 CSV_RECORD = literal_column(
     "concat_ws(',', users.id, "
     + ", ".join((_quoted("name"), _quoted("email"), "users.post_count"))
-    + f", {_instant('created_at')}, {_instant('updated_at')})",
+    + f", {csv_instant('users.created_at')}, {csv_instant('users.updated_at')})",
     String,
 ).label("csv_record")
 # One user and their posts in one statement: a single parent row, so a join repeats nothing
@@ -150,13 +144,20 @@ _CONTAINS = frozenset({"q", "name", "email"})
 def _page_statement(
     sort: Sort, from_key: bool, filters: frozenset[str], csv_records: bool = False
 ) -> ReadStatement:
+    """A page's statement; with `csv_records`, the page as one chunk of CSV records."""
     keys = [_users.c[name] for name in sort.key_columns()]
-    # A CSV record needs its sort key beside it: where the next chunk starts.
-    columns = (*keys, CSV_RECORD) if csv_records else USER_COLUMNS
     conditions = (_FILTERS[name] for name in sorted(filters))
-    return ReadStatement.compile(
-        keyset_page(columns, keys, conditions, descending=sort.descending, from_key=from_key)
+    if not csv_records:
+        return ReadStatement.compile(
+            keyset_page(
+                USER_COLUMNS, keys, conditions, descending=sort.descending, from_key=from_key
+            )
+        )
+    # A CSV record needs its sort key beside it: where the next chunk starts.
+    page = keyset_page(
+        (*keys, CSV_RECORD), keys, conditions, descending=sort.descending, from_key=from_key
     )
+    return ReadStatement.compile(csv_chunk(page, keys, descending=sort.descending))
 
 
 @functools.lru_cache(maxsize=128)
@@ -195,7 +196,7 @@ class UserRows:
         csv_records: bool = False,
     ) -> list[Record]:
         """Up to `limit` users past the sort key `start` (from the first if None); with
-        `csv_records`, each as its sort key and `csv_record` (USER_FIELDS as CSV).
+        `csv_records`, one row of them as CSV (USER_FIELDS; see keyset.csv_chunk).
 
         A (column, id) index serves each order both ways, so the last page of a million
         rows costs what the first does.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -32,6 +32,18 @@ class Sort:
         """The columns a row's place in this order is read from."""
         return ("id",) if self.column == "id" else (self.column, "id")
 
+    def reversed(self) -> Sort:
+        return Sort(self.column, not self.descending)
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Where a keyset page is: just past the sort key `key` (a `next`), or, `before`, just
+    before it (a `prev`: the page ends at the row before the one with that key)."""
+
+    key: tuple[Any, ...]
+    before: bool = False
+
 
 class SortedPage(BaseModel, Generic[T]):
     """A keyset page of a list that can be sorted by more than its id."""
@@ -43,6 +55,13 @@ class SortedPage(BaseModel, Generic[T]):
             " (pass it as `after` or `cursor`), in any other order an opaque cursor (pass it"
             " as `cursor`, with the same `sort`)"
         )
+    )
+    prev: str | None = Field(
+        None,
+        description=(
+            "where the page before ends, null on the first page: an opaque cursor (pass it as"
+            " `cursor`, with the same `sort`); its page comes in the same order as this one"
+        ),
     )
 
 

@@ -1,6 +1,7 @@
 """Opaque keyset cursors: the sort key of a page's last row, tagged with its sort.
 
-A cursor is base64url of a small JSON object, `{"v": 1, "sort": "-name", "key": [...]}`.
+A cursor is base64url of a small JSON object, `{"v": 1, "sort": "-name", "key": [...]}`;
+a `prev` (the page before a row) says so with `"before": true`.
 It is the client's to hold, never to trust: one that does not decode, carries another
 version or another sort, or whose key values have the wrong types is refused, naming the
 parameter, before any SQL sees it.
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from stackdeck.backend.errors import FieldError, InvalidInput
+from stackdeck.backend.schemas.common import Start
 from stackdeck.backend.schemas.types import MAX_BIGINT
 
 VERSION = 1
@@ -30,10 +32,11 @@ def _encoded(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def encode(sort: str, key: Sequence[Any]) -> str:
-    body = json.dumps(
-        {"v": VERSION, "sort": sort, "key": [_encoded(v) for v in key]}, separators=(",", ":")
-    )
+def encode(sort: str, key: Sequence[Any], *, before: bool = False) -> str:
+    fields: dict[str, Any] = {"v": VERSION, "sort": sort, "key": [_encoded(v) for v in key]}
+    if before:
+        fields["before"] = True
+    body = json.dumps(fields, separators=(",", ":"))
     return base64.urlsafe_b64encode(body.encode()).rstrip(b"=").decode()
 
 
@@ -66,16 +69,19 @@ def _typed(value: Any, kind: KeyType) -> Any:
         raise ValueError from None
 
 
-def decode(
-    token: str, sort: str, kinds: Sequence[KeyType], parameter: str = "cursor"
-) -> tuple[Any, ...]:
-    """The key a cursor of ours holds for this sort, or InvalidInput naming `parameter`."""
+_FIELDS = frozenset({"v", "sort", "key"})
+
+
+def decode(token: str, sort: str, kinds: Sequence[KeyType], parameter: str = "cursor") -> Start:
+    """Where a cursor of ours for this sort starts, or InvalidInput naming `parameter`."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         body = json.loads(raw)
     except (binascii.Error, ValueError, RecursionError):
         raise _refused("not a cursor this API handed out", parameter) from None
-    ours = isinstance(body, dict) and body.keys() == {"v", "sort", "key"}
+    ours = isinstance(body, dict) and body.keys() in (_FIELDS, _FIELDS | {"before"})
+    if ours and body.get("before", True) is not True:
+        ours = False
     if not ours or type(body["v"]) is not int or body["v"] != VERSION:
         raise _refused("not a cursor this API handed out", parameter)
     if body["sort"] != sort:
@@ -86,6 +92,7 @@ def decode(
     if not isinstance(key, list) or len(key) != len(kinds):
         raise _refused("not a cursor this API handed out", parameter)
     try:
-        return tuple(_typed(value, kind) for value, kind in zip(key, kinds, strict=True))
+        typed = tuple(_typed(value, kind) for value, kind in zip(key, kinds, strict=True))
     except ValueError:
         raise _refused("not a cursor this API handed out", parameter) from None
+    return Start(typed, before="before" in body)

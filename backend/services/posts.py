@@ -15,14 +15,19 @@ from stackdeck.backend.db.models import Post
 from stackdeck.backend.db.reads import ReadPool, Record
 from stackdeck.backend.errors import FieldError, InvalidInput, NotFound
 from stackdeck.backend.repositories.posts import PostRows, PostsRepository
-from stackdeck.backend.schemas.common import Sort
+from stackdeck.backend.schemas.common import Sort, Start
 from stackdeck.backend.schemas.posts import PostCreate, PostFilters, PostRead, PostUpdate
 from stackdeck.backend.services.idempotency import IdempotentWrite
 from stackdeck.backend.services.paging import (
     EXPORT_CHUNK_ROWS,
+    Chunk,
+    Edges,
+    csv_chunk,
     key_of,
     keyset_chunks,
-    split_page,
+    read_order,
+    rows_chunk,
+    sorted_page,
 )
 from stackdeck.backend.services.unit_of_work import Outcome, UnitOfWork
 
@@ -50,28 +55,49 @@ class PostQueries:
         self.min_lsn = min_lsn
 
     async def page(
-        self, sort: Sort, filters: PostFilters, start: tuple[Any, ...] | None, limit: int
-    ) -> tuple[list[PostRead], tuple[Any, ...] | None]:
-        """A keyset page in one statement, whatever its order and filters, and the sort key
-        the next one starts from (None on the last page)."""
+        self, sort: Sort, filters: PostFilters, start: Start | None, limit: int
+    ) -> tuple[list[PostRead], Edges]:
+        """A keyset page in one statement, whatever its order, filters and direction, and
+        the sort keys the pages on either side are found from."""
+        key = None if start is None else start.key
         async with self.reads.connection(self.min_lsn) as connection:
-            rows = await PostRows(connection).page(sort, filters, start, limit + 1)
-        page, next_key = split_page(rows, limit, key_of(sort.key_columns()))
-        return _POSTS.validate_python([dict(row) for row in page]), next_key
+            rows = await PostRows(connection).page(read_order(sort, start), filters, key, limit + 1)
+        page, edges = sorted_page(rows, limit, start, key_of(sort.key_columns()))
+        return _POSTS.validate_python([dict(row) for row in page]), edges
 
-    async def export(
-        self, sort: Sort, filters: PostFilters, csv_records: bool = False
-    ) -> AsyncIterator[list[Record]]:
-        """Every matching post in order, a keyset chunk (and a read connection) at a time."""
+    async def count(self, filters: PostFilters) -> int:
+        async with self.reads.connection(self.min_lsn) as connection:
+            return await PostRows(connection).count(filters)
+
+    async def export(self, sort: Sort, filters: PostFilters) -> AsyncIterator[list[Record]]:
+        """Every matching post in order (POST_FIELDS), a keyset chunk at a time: memory
+        holds a chunk or two, however many rows there are.
+        """
+        chunk_rows = self.export_chunk_rows
+        key = key_of(sort.key_columns())
+
+        async def chunk(start: tuple[Any, ...] | None) -> Chunk[list[Record]]:
+            async with self.reads.connection(self.min_lsn) as connection:
+                return rows_chunk(
+                    await PostRows(connection).page(sort, filters, start, chunk_rows), key
+                )
+
+        async for rows in keyset_chunks(chunk, chunk_rows):
+            yield rows
+
+    async def export_csv(self, sort: Sort, filters: PostFilters) -> AsyncIterator[bytes]:
+        """As `export`, each chunk its CSV records (CRLF-terminated UTF-8), written by
+        PostgreSQL in the chunk's one statement."""
         chunk_rows = self.export_chunk_rows
 
-        async def chunk(start: tuple[Any, ...] | None) -> list[Record]:
+        async def chunk(start: tuple[Any, ...] | None) -> Chunk[bytes]:
             async with self.reads.connection(self.min_lsn) as connection:
                 rows = PostRows(connection)
-                return await rows.page(sort, filters, start, chunk_rows, csv_records)
+                [record] = await rows.page(sort, filters, start, chunk_rows, csv_records=True)
+            return csv_chunk(record)
 
-        async for rows in keyset_chunks(chunk, key_of(sort.key_columns()), chunk_rows):
-            yield rows
+        async for records in keyset_chunks(chunk, chunk_rows):
+            yield records
 
     async def get(self, post_id: int) -> PostRead:
         async with self.reads.connection(self.min_lsn) as connection:

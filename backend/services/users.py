@@ -17,7 +17,7 @@ from stackdeck.backend.db.reads import ReadPool, Record
 from stackdeck.backend.errors import Conflict, NotFound
 from stackdeck.backend.repositories.posts import PostsRepository
 from stackdeck.backend.repositories.users import UserRows, UsersRepository
-from stackdeck.backend.schemas.common import Sort
+from stackdeck.backend.schemas.common import Sort, Start
 from stackdeck.backend.schemas.transactions import BatchResult, UserBatch
 from stackdeck.backend.schemas.users import (
     UserCreate,
@@ -29,9 +29,14 @@ from stackdeck.backend.schemas.users import (
 from stackdeck.backend.services.idempotency import IdempotentWrite
 from stackdeck.backend.services.paging import (
     EXPORT_CHUNK_ROWS,
+    Chunk,
+    Edges,
+    csv_chunk,
     key_of,
     keyset_chunks,
-    split_page,
+    read_order,
+    rows_chunk,
+    sorted_page,
 )
 from stackdeck.backend.services.unit_of_work import Outcome, UnitOfWork
 
@@ -46,6 +51,14 @@ def email_conflict(exc: IntegrityError, email: str | None) -> Exception:
 _USERS = TypeAdapter(list[UserRead])
 _USERS_WITH_POSTS = TypeAdapter(list[UserWithPosts])
 _POST_FIELDS = ("id", "title", "body", "published", "created_at")
+
+
+async def _read_page(
+    rows: UserRows, sort: Sort, filters: UserFilters, start: Start | None, limit: int
+) -> list[Record]:
+    """The page's rows as its one statement reads them: a row more than the page holds."""
+    key = None if start is None else start.key
+    return await rows.page(read_order(sort, start), filters, key, limit + 1)
 
 
 class UserQueries:
@@ -91,28 +104,28 @@ class UserQueries:
         self,
         sort: Sort,
         filters: UserFilters,
-        start: tuple[Any, ...] | None,
+        start: Start | None,
         limit: int,
-    ) -> tuple[list[UserRead], tuple[Any, ...] | None]:
-        """A keyset page in one statement, whatever its size, order and filters; and the
-        sort key to start the next page from (None on the last page)."""
+    ) -> tuple[list[UserRead], Edges]:
+        """A keyset page in one statement, whatever its size, order, filters and direction;
+        and the sort keys the pages on either side are found from."""
         async with self.reads.connection(self.min_lsn) as connection:
-            rows = await UserRows(connection).page(sort, filters, start, limit + 1)
-        page, next_key = split_page(rows, limit, key_of(sort.key_columns()))
-        return _USERS.validate_python([dict(row) for row in page]), next_key
+            rows = await _read_page(UserRows(connection), sort, filters, start, limit)
+        page, edges = sorted_page(rows, limit, start, key_of(sort.key_columns()))
+        return _USERS.validate_python([dict(row) for row in page]), edges
 
     async def page_with_posts(
         self,
         sort: Sort,
         filters: UserFilters,
-        start: tuple[Any, ...] | None,
+        start: Start | None,
         limit: int,
-    ) -> tuple[list[UserWithPosts], tuple[Any, ...] | None]:
+    ) -> tuple[list[UserWithPosts], Edges]:
         """A keyset page and its users' posts: two statements, whatever its size."""
         async with self.reads.connection(self.min_lsn) as connection:
             repository = UserRows(connection)
-            rows = await repository.page(sort, filters, start, limit + 1)
-            page, next_key = split_page(rows, limit, key_of(sort.key_columns()))
+            rows = await _read_page(repository, sort, filters, start, limit)
+            page, edges = sorted_page(rows, limit, start, key_of(sort.key_columns()))
             posts = await repository.posts_of([row["id"] for row in page])
         users = [dict(row) for row in page]
         by_user: dict[int, list[dict[str, Any]]] = {}
@@ -120,32 +133,44 @@ class UserQueries:
             user["posts"] = by_user[user["id"]] = []
         for post in posts:
             by_user[post["user_id"]].append(dict(post))
-        return _USERS_WITH_POSTS.validate_python(users), next_key
+        return _USERS_WITH_POSTS.validate_python(users), edges
 
     async def count(self, filters: UserFilters) -> int:
         async with self.reads.connection(self.min_lsn) as connection:
             return await UserRows(connection).count(filters)
 
-    async def export(
-        self, sort: Sort, filters: UserFilters, csv_records: bool = False
-    ) -> AsyncIterator[list[Record]]:
-        """Every matching user in order, a keyset chunk at a time (rows in USER_FIELDS
-        order, or with `csv_records` each a CSV record); memory holds one chunk, however
-        many rows there are.
-
+    async def export(self, sort: Sort, filters: UserFilters) -> AsyncIterator[list[Record]]:
+        """Every matching user in order (USER_FIELDS), a keyset chunk at a time: memory
+        holds a chunk or two, however many rows there are.
         Each chunk checks a read connection out and returns it: a client that downloads
         slowly holds no connection while it does (so an export is not one snapshot; see
         keyset_chunks).
         """
         chunk_rows = self.export_chunk_rows
+        key = key_of(sort.key_columns())
 
-        async def chunk(start: tuple[Any, ...] | None) -> list[Record]:
+        async def chunk(start: tuple[Any, ...] | None) -> Chunk[list[Record]]:
+            async with self.reads.connection(self.min_lsn) as connection:
+                return rows_chunk(
+                    await UserRows(connection).page(sort, filters, start, chunk_rows), key
+                )
+
+        async for rows in keyset_chunks(chunk, chunk_rows):
+            yield rows
+
+    async def export_csv(self, sort: Sort, filters: UserFilters) -> AsyncIterator[bytes]:
+        """As `export`, each chunk its CSV records (CRLF-terminated UTF-8), written by
+        PostgreSQL in the chunk's one statement."""
+        chunk_rows = self.export_chunk_rows
+
+        async def chunk(start: tuple[Any, ...] | None) -> Chunk[bytes]:
             async with self.reads.connection(self.min_lsn) as connection:
                 rows = UserRows(connection)
-                return await rows.page(sort, filters, start, chunk_rows, csv_records)
+                [record] = await rows.page(sort, filters, start, chunk_rows, csv_records=True)
+            return csv_chunk(record)
 
-        async for rows in keyset_chunks(chunk, key_of(sort.key_columns()), chunk_rows):
-            yield rows
+        async for records in keyset_chunks(chunk, chunk_rows):
+            yield records
 
 
 class UsersService:

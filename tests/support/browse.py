@@ -63,7 +63,7 @@ async def walk(
 ) -> tuple[list[dict[str, Any]], list[httpx.Response]]:
     """Every page of `path` for these parameters, following `next` as the cursor."""
     items: list[dict[str, Any]] = []
-    responses = []
+    responses: list[httpx.Response] = []
     cursor = None
     for _ in range(10_000):
         page_params = params | {"limit": limit} | ({"cursor": cursor} if cursor else {})
@@ -75,3 +75,19 @@ async def walk(
         if cursor is None:
             return items, responses
     raise AssertionError("the walk did not end")
+
+
+async def walk_back(
+    client: httpx.AsyncClient, params: dict[str, Any], last: dict[str, Any], path: str = "/users"
+) -> list[httpx.Response]:
+    """The pages before `last` (a page's JSON), nearest first, following `prev`."""
+    responses: list[httpx.Response] = []
+    cursor = last["prev"]
+    for _ in range(10_000):
+        if cursor is None:
+            return responses
+        response = await client.get(path, params=params | {"cursor": cursor})
+        assert response.status_code == 200, response.text
+        responses.append(response)
+        cursor = response.json()["prev"]
+    raise AssertionError("the walk back did not end")

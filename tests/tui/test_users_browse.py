@@ -14,8 +14,9 @@ from stackdeck.backend.services.users import UserQueries
 from stackdeck.tui.app import StackdeckApp
 from stackdeck.tui.screens.export import ExportScreen
 from stackdeck.tui.screens.filter import FilterScreen
+from stackdeck.tui.screens.post_view import PostScreen
 from stackdeck.tui.screens.value_view import ValueScreen
-from stackdeck.tui.widgets.users_pane import PAGE_SIZE
+from stackdeck.tui.widgets.users_pane import PAGE_SIZE, WINDOW
 from tests.helpers import eventually
 from tests.migrations import connection
 from tests.tui.conftest import SIZE, make_console
@@ -80,6 +81,47 @@ async def test_s_sorts_by_the_column_under_the_cursor_and_pages_in_that_order(
         await until(pilot, lambda: loads_idle(app) and users.sort is None)
         assert str(users.border_title) == "Users" and "▼" not in header(app, "email")
         assert users.window.rows[0].email == "user0100@example.com" and users.total == 100
+
+
+async def test_paging_far_down_and_back_keeps_no_cursor_per_page(backend: BackendThread) -> None:
+    seed_users(backend.url, 800)
+    names = sorted((f"User {n:04d}" for n in range(800)), reverse=True)
+    app = make_console(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        users = app.users
+        await until(pilot, lambda: loads_idle(app) and users.total == 800)
+        await pilot.press("right", "s", "s")  # name, descending: pages by opaque cursors
+        await until(pilot, lambda: loads_idle(app) and users.sort == ("name", True))
+        most_pages = WINDOW // PAGE_SIZE + 1
+        held: set[int] = set()
+
+        def check_window() -> list[str]:
+            window = users.window
+            # What the pane holds is the pages on screen, each with its two cursors:
+            # the same few whatever the depth.
+            assert len(window.pages) <= most_pages
+            held.add(len(window.pages))
+            rows = [u.name for u in window.rows]
+            start = names.index(rows[0])
+            assert rows == names[start : start + len(rows)]  # in order, none twice or missed
+            return rows
+
+        seen = check_window()
+        while not (users.window.at_end and users.table.cursor_row == len(users.window) - 1):
+            await pilot.press("ctrl+end")
+            await until(pilot, lambda: loads_idle(app))
+            seen.extend(n for n in check_window() if n not in seen)
+        assert seen == names
+        assert users.window.pages[0].rows[0].name != names[0]  # the top fell off long ago
+        back = check_window()[::-1]
+        while not (users.window.at_start and users.table.cursor_row == 0):
+            await pilot.press("ctrl+home")
+            await until(pilot, lambda: loads_idle(app))
+            back.extend(n for n in reversed(check_window()) if n not in back)
+        assert back == names[::-1]
+        assert users.current_user().name == names[0]  # type: ignore[union-attr]
+        assert max(held) >= WINDOW // PAGE_SIZE  # the window filled, and pages fell off
+        assert any("sort=-name" in r.path and "cursor=" in r.path for r in app.client.log)
 
 
 async def test_a_header_click_sorts_by_that_column(backend: BackendThread) -> None:
@@ -191,6 +233,49 @@ async def test_v_shows_json_as_a_foldable_tree_with_search(backend: BackendThrea
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, ValueScreen))
         assert users.table.has_focus
+
+
+async def test_enter_on_a_cell_cut_short_shows_its_whole_value_else_keeps_its_meaning(
+    backend: BackendThread,
+) -> None:
+    email = "a.very.long.address.for.one.person@example-with-a-long-domain.org"
+    body = "The whole story, " * 12
+    async with httpx.AsyncClient(base_url=backend.url) as http:
+        user = (await http.post("/users", json={"name": "Ada", "email": email})).json()
+        for title in ("Short", "A title much longer than the forty characters a cell shows"):
+            post = {"user_id": user["id"], "title": title, "body": body}
+            assert (await http.post("/posts", json=post)).status_code == 201
+    app = make_console(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        users = app.users
+        await until(pilot, lambda: loads_idle(app) and users.total == 1)
+        cells = users.table.get_row_at(0)
+        assert str(cells[2]).endswith("…") and len(str(cells[2])) == 40
+        await pilot.press("right", "right", "enter")  # the email, cut short: the viewer
+        await until(pilot, lambda: isinstance(app.screen, ValueScreen))
+        assert app.screen.query_one(TextArea).text == email
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, ValueScreen))
+        await pilot.press("left", "enter")  # the name, whole on screen: the user's posts
+        posts = app.posts
+        await until(pilot, lambda: loads_idle(app) and posts.table.has_focus)
+        assert posts.table.row_count == 2
+        await pilot.press("enter")  # the id: the whole post, as enter always did
+        await until(pilot, lambda: isinstance(app.screen, PostScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, PostScreen))
+        await pilot.press("right", "right", "right", "enter")  # the body, cut: its text whole
+        await until(pilot, lambda: isinstance(app.screen, ValueScreen))
+        assert app.screen.query_one(TextArea).text == body
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, ValueScreen))
+        await pilot.press("left", "left", "enter")  # "Short": not cut, the whole post
+        await until(pilot, lambda: isinstance(app.screen, PostScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, PostScreen))
+        await pilot.press("down", "v")  # `v` here too: the long title
+        await until(pilot, lambda: isinstance(app.screen, ValueScreen))
+        assert app.screen.query_one(TextArea).text == post["title"]
 
 
 async def _export(pilot: object, app: StackdeckApp, path: Path) -> ExportScreen:

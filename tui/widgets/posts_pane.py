@@ -1,4 +1,5 @@
-"""The posts pane: the selected user's posts (one GET /users/{id}), the post forms and viewer."""
+"""The posts pane: the selected user's posts (one GET /users/{id}), the post forms, the post
+viewer and the value viewer."""
 
 from __future__ import annotations
 
@@ -15,11 +16,15 @@ from stackdeck.tui.client import ApiClient, ApiError
 from stackdeck.tui.screens.confirm import ConfirmScreen
 from stackdeck.tui.screens.form import FormField, FormScreen
 from stackdeck.tui.screens.post_view import PostScreen
-from stackdeck.tui.widgets.cells import cell, when
+from stackdeck.tui.screens.value_view import ValueScreen
+from stackdeck.tui.widgets.cells import CELL_WIDTH, cell, shown, truncated, when
 from stackdeck.tui.widgets.pane import Pane
 
 # The cursor moving through users fires a highlight per row; fetch only where it rests.
 FOLLOW_DELAY = 0.12
+# The table's columns: the post field each shows, and how wide its cell may grow.
+COLUMNS = {"id": "id", "title": "title", "created": "created_at", "body": "body"}
+WIDTHS = {"title": CELL_WIDTH, "body": 80}
 
 
 class PostsPane(Pane):
@@ -28,6 +33,7 @@ class PostsPane(Pane):
         Binding("e", "edit_post", "Edit post", id="edit_post"),
         Binding("delete", "delete_post", "Delete post", id="delete_post"),
         Binding("a", "author", "Author", id="author"),
+        Binding("v", "view_value", "View value", show=False, id="view_post_value"),
     ]
     WRITE_ACTIONS = frozenset({"new_post", "edit_post", "delete_post"})
 
@@ -54,11 +60,10 @@ class PostsPane(Pane):
 
     def compose(self) -> ComposeResult:
         yield self.message
-        table: DataTable[Any] = DataTable(id="posts-table", cursor_type="row", zebra_stripes=True)
-        table.add_column("id", key="id")
-        table.add_column("title", key="title")
-        table.add_column("created", key="created")
-        table.add_column("body", key="body")
+        # A cell cursor, as in the users pane: `v` and enter act on the cell under it.
+        table: DataTable[Any] = DataTable(id="posts-table", cursor_type="cell", zebra_stripes=True)
+        for key in COLUMNS:
+            table.add_column(key, key=key)
         yield table
 
     def on_mount(self) -> None:
@@ -108,9 +113,9 @@ class PostsPane(Pane):
             [
                 (
                     cell(p["id"]),
-                    cell(p["title"]),
+                    cell(shown(p["title"], WIDTHS["title"])),
                     cell(when(p.get("created_at"))),
-                    cell(" ".join(str(p.get("body", "")).split())[:80]),
+                    cell(shown(p.get("body", ""), WIDTHS["body"])),
                 )
                 for p in self.posts
             ]
@@ -119,7 +124,8 @@ class PostsPane(Pane):
             wanted = [n for n, p in enumerate(self.posts) if p["id"] == self._wanted_post]
             if wanted:
                 self._wanted_post, keep = None, wanted[0]
-            table.move_cursor(row=min(max(keep, 0), len(self.posts) - 1), animate=False)
+            row = min(max(keep, 0), len(self.posts) - 1)
+            table.move_cursor(row=row, column=table.cursor_column, animate=False)
 
     @work(exclusive=True, group="posts-reveal")
     async def reveal_post(self, post_id: int, user_id: int | None = None) -> None:
@@ -138,11 +144,33 @@ class PostsPane(Pane):
         row = self.table.cursor_row
         return self.posts[row] if 0 <= row < len(self.posts) else None
 
-    @on(DataTable.RowSelected, "#posts-table")
+    def current_value(self) -> tuple[str, str] | None:
+        """(column, the whole value the API gave) of the cell under the cursor."""
+        post = self.current_post()
+        if post is None:
+            return None
+        table = self.table
+        _, column_key = table.coordinate_to_cell_key(table.cursor_coordinate)
+        column = str(column_key.value)
+        return column, str(post.get(COLUMNS[column], ""))
+
+    @on(DataTable.CellSelected, "#posts-table")
     def _selected(self) -> None:
+        """enter: the whole post; on a cell cut short, its whole value (as `v`)."""
+        value = self.current_value()
+        if value is not None and truncated(value[1], WIDTHS.get(value[0], CELL_WIDTH)):
+            self.action_view_value()
+            return
         post = self.current_post()
         if post is not None:
             self.app.push_screen(PostScreen(post, self.user))
+
+    def action_view_value(self) -> None:
+        value = self.current_value()
+        post = self.current_post()
+        if value is not None and post is not None:
+            column, text = value
+            self.app.push_screen(ValueScreen(f"post #{post['id']} · {column}", text))
 
     def action_author(self) -> None:
         post = self.current_post()

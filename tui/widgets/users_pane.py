@@ -21,7 +21,7 @@ from stackdeck.tui.screens.export import ExportScreen
 from stackdeck.tui.screens.filter import FilterScreen, describe_filters
 from stackdeck.tui.screens.form import FormField, FormScreen
 from stackdeck.tui.screens.value_view import ValueScreen
-from stackdeck.tui.widgets.cells import cell, when
+from stackdeck.tui.widgets.cells import cell, shown, truncated, when
 from stackdeck.tui.widgets.pane import Pane
 
 PAGE_SIZE = 100
@@ -154,9 +154,9 @@ class UsersPane(Pane):
 
     async def _page(self, view: UserView, fetch: Fetch) -> Page:
         page = await self.client.list_users(
-            view, limit=PAGE_SIZE, cursor=fetch.cursor, reverse=fetch.backwards
+            view, limit=PAGE_SIZE, cursor=fetch.cursor, reverse=fetch.reverse
         )
-        return page_of(page.items, fetch, page.next)
+        return page_of(page.items, fetch, page.next, page.prev)
 
     @work(exclusive=True, group="users-load")
     async def load(
@@ -178,16 +178,15 @@ class UsersPane(Pane):
                 cursor = 0
             elif mode == "last":
                 # The reverse order's first page, turned round: the end without a scan.
-                window.reset(await self._page(view, Fetch(None, backwards=True)))
+                window.reset(await self._page(view, Fetch(None, reverse=True)))
                 cursor = len(window) - 1
             elif mode == "from" and anchor is not None:
-                # In id order an id is a cursor: the page from this user, and the one before.
+                # In id order an id is a cursor: the page from this user (its `prev` leads
+                # to the one before).
                 start = Fetch(str(anchor - 1)) if anchor > 1 else Fetch(None)
                 window.reset(await self._page(view, start))
-                if anchor > 1:
-                    window.above.append(Fetch(str(anchor), backwards=True))
             elif mode == "refresh" and window.pages:
-                window.collapse(await self._page(view, window.pages[0].fetch))
+                window.reset(await self._page(view, window.pages[0].fetch))
             elif mode == "down" and (fetch := window.fetch_down()) is not None:
                 dropped = window.extend_down(await self._page(view, fetch))
                 cursor = max(0, self.table.cursor_row - dropped)
@@ -205,7 +204,7 @@ class UsersPane(Pane):
         except ApiError as error:
             self.show_error(error)
             if error.schema_not_ready:
-                window.reset(Page([], Fetch(None), None))
+                window.reset(Page([], Fetch(None), None, None))
                 self.total = None
                 self._fill(0)
             return
@@ -224,8 +223,8 @@ class UsersPane(Pane):
         for user in self.window.rows:
             table.add_row(
                 cell(user.id),
-                cell(user.name),
-                cell(user.email),
+                cell(shown(user.name)),
+                cell(shown(user.email)),
                 cell(user.post_count),
                 cell(when(user.created_at)),
                 key=str(user.id),
@@ -298,6 +297,11 @@ class UsersPane(Pane):
 
     @on(DataTable.CellSelected, "#users-table")
     def _selected(self, event: DataTable.CellSelected) -> None:
+        """enter: the user's posts; on a cell cut short, its whole value (as `v`)."""
+        value = self.current_value()
+        if value is not None and truncated(value[1]):
+            self.action_view_value()
+            return
         user = self.current_user()
         if user is not None:
             self.post_message(self.OpenPosts(user.id))
