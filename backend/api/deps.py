@@ -33,12 +33,17 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 IdempotencyDep = Annotated[IdempotentWrite | None, Depends(idempotent_write)]
 
 
-async def users_service(session: SessionDep, idempotency: IdempotencyDep) -> UsersService:
-    return UsersService(session, idempotency)
+# Writes read their commit's WAL position on the read pool (UnitOfWork, ReadPool.wal_position).
+async def users_service(
+    request: Request, session: SessionDep, idempotency: IdempotencyDep
+) -> UsersService:
+    return UsersService(session, idempotency, _reads(request))
 
 
-async def posts_service(session: SessionDep, idempotency: IdempotencyDep) -> PostsService:
-    return PostsService(session, idempotency)
+async def posts_service(
+    request: Request, session: SessionDep, idempotency: IdempotencyDep
+) -> PostsService:
+    return PostsService(session, idempotency, _reads(request))
 
 
 UsersServiceDep = Annotated[UsersService, Depends(users_service)]
