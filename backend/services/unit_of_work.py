@@ -72,7 +72,21 @@ class UnitOfWork:
 
         `answers` is the type of that result (`type(None)` for a write that answers no body):
         a keyed retry gets the stored result back as one, without running `work` again.
+        The session is closed afterwards, whatever happened: a request's write services get
+        a session of their own, and nobody else closes it.
         """
+        try:
+            return await self._write(operation, entity, work, answers)
+        finally:
+            await self.session.close()
+
+    async def _write(
+        self,
+        operation: str,
+        entity: str | None,
+        work: Callable[[Outcome], Awaitable[T]],
+        answers: type[T],
+    ) -> T:
         outcome = Outcome(operation, entity)
         started = time.perf_counter()
         statements_before = _statements_so_far()
