@@ -16,10 +16,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import browse, bulk, http, roundtrips, stream, topology, xray
+from benchmarks import browse, bulk, http, roundtrips, stream, topology, writes, xray
 from benchmarks.console import measure as measure_console
 from benchmarks.harness import backend, database, median
-from tests.pg import PgCluster
+from benchmarks.load import LoadResult
+from tests.pg import PgCluster, create_migrated_template
 from tests.soak import soak
 
 RESULTS = Path(__file__).with_name("results.json")
@@ -51,7 +52,7 @@ class Figure:
         return cls(name, value, "x", f"<= {at_most:g}", value <= at_most, detail)
 
 
-def stream_figures(api: str, quick: bool) -> list[Figure]:
+def stream_figures(api: str, users: int, quick: bool) -> list[Figure]:
     seconds = 5.0 if quick else 15.0
     result = asyncio.run(stream.latency(api, subscribers=20, rate=200, seconds=seconds))
     repetitions = 1 if quick else 3
@@ -74,14 +75,14 @@ def stream_figures(api: str, quick: bool) -> list[Figure]:
     complete = result["delivered_to_each"] == result["writes"]
     return [
         Figure(
-            "SSE commit-to-event p50, 200 writes/s, 20 subscribers",
+            f"SSE commit-to-event p50, 200 writes/s, 20 subscribers, {users:,} users",
             result["p50_ms"],
             "ms",
             "-",
             None,
         ),
         Figure(
-            "SSE commit-to-event p99, 200 writes/s, 20 subscribers",
+            f"SSE commit-to-event p99, 200 writes/s, 20 subscribers, {users:,} users",
             result["p99_ms"],
             "ms",
             "<= 50 ms, every event to every subscriber",
@@ -89,7 +90,7 @@ def stream_figures(api: str, quick: bool) -> list[Figure]:
             f"{result['delivered_to_each']}/{result['writes']} events to each subscriber",
         ),
         Figure(
-            "writer throughput with 20 subscribers / with none",
+            f"writer throughput with 20 subscribers / with none, {users:,} users",
             ratio,
             "x",
             ">= 0.9, every event to every subscriber",
@@ -290,6 +291,51 @@ def browse_figures(server_url: str, database_url: str, backend_pid: int) -> list
     return figures
 
 
+def read_limit_figures(
+    read: dict[str, LoadResult], users: int, limit: str = "limit"
+) -> list[Figure]:
+    """GET /users/{id} against the limit at `users` users: req/s and p99, as issue 17 asks."""
+    ours, peer = read["stackdeck"], read[limit]
+    return [
+        Figure.ratio(
+            f"GET /users/{{id}} req/s vs the limit at {users:,} users ({peer.rps:.0f}/s)",
+            ours.rps / peer.rps,
+            at_least=0.6,
+            detail=f"{ours.rps:.0f}/s; wrk -c32",
+        ),
+        Figure.ratio(
+            f"GET /users/{{id}} p99 at 32 clients vs the limit's at {users:,} users "
+            f"({peer.p99_ms:.1f} ms)",
+            ours.p99_ms / peer.p99_ms,
+            at_most=1.5,
+            detail=f"{ours.p99_ms:.1f} ms",
+        ),
+    ]
+
+
+def small_read_figures(cluster: PgCluster, logs: Path, quick: bool) -> list[Figure]:
+    """The same by-id reads on a database of 200 users (3 posts each): a backend and a limit
+    of their own, so the figure is the per-request work, not the cache misses of a large table."""
+    seconds, repetitions = (3.0, 2) if quick else (10.0, 3)
+    users = 200
+    name = asyncio.run(create_migrated_template(cluster))
+    small = cluster.url_for(name)
+    try:
+        bulk.seed(small, users, posts_per_user=3)
+        bulk.vacuum(small)
+        with backend(small, logs) as server, http.peer("limit", small, logs) as limit:
+            ours = http.Target("stackdeck", server.url)
+            read = http.measure(
+                {t.name: (t, "/api/v1/users/{id}") for t in (ours, limit)},
+                seconds,
+                repetitions,
+                (1, users),
+            )
+    finally:
+        asyncio.run(cluster.drop_database(name))
+    return read_limit_figures(read, users)
+
+
 def http_figures(
     server_url: str, database_url: str, logs: Path, users: int, quick: bool
 ) -> list[Figure]:
@@ -314,22 +360,11 @@ def http_figures(
             None,
         )
     figures = [
-        Figure.ratio(
-            f"GET /users/{{id}} req/s vs the limit ({read['limit'].rps:.0f}/s)",
-            read["stackdeck"].rps / read["limit"].rps,
-            at_least=0.6,
-            detail=f"{read['stackdeck'].rps:.0f}/s",
-        ),
+        *read_limit_figures(read, users),
         Figure.ratio(
             f"GET /users/{{id}} req/s vs the naive peer ({read['naive'].rps:.0f}/s)",
             read["stackdeck"].rps / read["naive"].rps,
             at_least=2,
-        ),
-        Figure.ratio(
-            f"GET /users/{{id}} p99 at 32 clients vs the limit's ({read['limit'].p99_ms:.1f} ms)",
-            read["stackdeck"].p99_ms / read["limit"].p99_ms,
-            at_most=1.5,
-            detail=f"{read['stackdeck'].p99_ms:.1f} ms",
         ),
         Figure.ratio(
             f"GET /users?limit=100&embed=posts req/s vs the limit ({pages['limit'].rps:.0f}/s)",
@@ -367,6 +402,42 @@ def http_figures(
                 "0",
                 False,
                 ", ".join(f"{where}: {n}" for where, n in failed.items()),
+            )
+        )
+    return figures
+
+
+def write_figures(server_url: str, database_url: str, logs: Path, quick: bool) -> list[Figure]:
+    """POST /users against the write limit, X-ray on and off (benchmarks/writes.py)."""
+    runs = writes.against_the_limit(http.Target("on", server_url), database_url, logs, quick)
+    figures = []
+    for xray_state in ("on", "off"):
+        ours, limit = runs[xray_state], runs[f"limit {xray_state}"]
+        p99 = median([r.p99_ms for r in ours]), median([r.p99_ms for r in limit])
+        figures.append(
+            Figure.ratio(
+                f"POST /users writes/s vs the write limit, X-ray {xray_state} "
+                f"({median([r.rps for r in limit]):.0f}/s)",
+                writes.paired_ratio(ours, limit),
+                at_least=0.5,
+                detail=f"{median([r.rps for r in ours]):.0f}/s; "
+                f"p99 {p99[0]:.1f} ms vs {p99[1]:.1f} ms; wrk -c32, a new email each",
+            )
+        )
+    failed = {
+        name: sum(r.non_2xx + r.errors for r in results)
+        for name, results in runs.items()
+        if any(r.non_2xx + r.errors for r in results)
+    }
+    if failed:
+        figures.append(
+            Figure(
+                "failed writes under load",
+                sum(failed.values()),
+                "",
+                "0",
+                False,
+                ", ".join(f"{name}: {n}" for name, n in failed.items()),
             )
         )
     return figures
@@ -481,7 +552,13 @@ def main() -> int:
     parser.add_argument(
         "--peers", action="store_true", help="then harlequin and sqlit-tui (benchmarks/tui_peers)"
     )
+    parser.add_argument(
+        "--only",
+        metavar="SECTION,...",
+        help="run only these sections (by the names it prints), after the seed they read",
+    )
     args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else None
     console = Console()
     figures: list[Figure] = []
     users = 100_000 if args.quick else 1_000_000
@@ -503,6 +580,8 @@ def main() -> int:
             ("vacuum", lambda: vacuum_figures(url)),
             ("browse", lambda: browse_figures(server.url, url, server.process.pid)),
             ("HTTP", lambda: http_figures(server.url, url, Path(logs), users, args.quick)),
+            ("HTTP at 200 users", lambda: small_read_figures(cluster, Path(logs), args.quick)),
+            ("writes", lambda: write_figures(server.url, url, Path(logs), args.quick)),
             ("workers", lambda: workers_figures(server.url, url, Path(logs), users, args.quick)),
             ("round trips", lambda: round_trip_figures(cluster, url, Path(logs))),
             ("x-ray", lambda: xray_figures(server.url, url, Path(logs), users, args.quick)),
@@ -511,12 +590,17 @@ def main() -> int:
                 lambda: topology_figures(cluster, server.url, url, Path(logs), users, args.quick),
             ),
             ("standby", lambda: standby_figures(cluster, url, Path(logs), users, args.quick)),
-            ("stream", lambda: stream_figures(f"{server.url}/api/v1", args.quick)),
+            ("stream", lambda: stream_figures(f"{server.url}/api/v1", users, args.quick)),
             ("soak", lambda: soak_figures(url, Path(logs), args.quick)),
         ]
         for name, measure in sections:
-            figures += timed(console, name, measure)
-    figures += timed(console, "console", lambda: console_figures(args.quick))
+            if only is None or name in only:
+                figures += timed(console, name, measure)
+            elif name == "bulk seed":  # every other section reads what it seeds
+                bulk.seed(url, users, posts_per_user=3)
+                bulk.vacuum(url)
+    if only is None or "console" in only:
+        figures += timed(console, "console", lambda: console_figures(args.quick))
 
     table = Table(title="stackdeck benchmarks" + (" (quick)" if args.quick else ""))
     for column in ("figure", "value", "goal", "result", "detail"):

@@ -26,9 +26,11 @@ class Target:
 
 
 @contextmanager
-def peer(name: str, database_url: str, log_dir: Path) -> Iterator[Target]:
+def peer(name: str, database_url: str, log_dir: Path, *args: str) -> Iterator[Target]:
+    """A peer (benchmarks/peers.py) on a free port, once it answers; `args` go to it."""
     port = free_port()
-    log = (log_dir / f"{name}.log").open("w")
+    label = "".join((name, *args)).replace("-", "")
+    log = (log_dir / f"{label}.log").open("w")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -39,6 +41,7 @@ def peer(name: str, database_url: str, log_dir: Path) -> Iterator[Target]:
             str(port),
             "--database-url",
             database_url,
+            *args,
         ],
         cwd=REPO_ROOT,
         stdout=log,
@@ -57,7 +60,7 @@ def peer(name: str, database_url: str, log_dir: Path) -> Iterator[Target]:
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError(f"{name} peer did not start; see {log.name}")
             time.sleep(0.1)
-        yield Target(name, url)
+        yield Target(label, url)
     finally:
         stop(process)
         log.close()

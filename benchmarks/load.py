@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import shutil
 import subprocess
@@ -47,6 +49,33 @@ def wrk(
             f'request = function() return wrk.format("GET", string.format("{lua_path}", '
             f"math.random({lo}, {hi}))) end"
         )
+    return _run_wrk(base_url, script, seconds, connections)
+
+
+_runs = itertools.count()
+
+
+def wrk_create_users(base_url: str, seconds: float, connections: int = 32) -> LoadResult:
+    """POST /api/v1/users with a new email each time, for `seconds` at `connections`.
+
+    The emails carry this process's id and the run's number, so no run collides with an
+    earlier one on the same database: every write is an insert, never a 409.
+    """
+    prefix = f"w{os.getpid()}r{next(_runs)}"
+    script = f"""
+local n = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  n = n + 1
+  return wrk.format(nil, "/api/v1/users", nil,
+    string.format('{{"name": "Writer %d", "email": "{prefix}n%d@bench.io"}}', n, n))
+end
+"""
+    return _run_wrk(base_url, script, seconds, connections)
+
+
+def _run_wrk(base_url: str, script: str, seconds: float, connections: int) -> LoadResult:
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
         lua.write(script)
         lua.flush()

@@ -84,13 +84,13 @@ async def test_stats_count_outcomes_per_second(client: httpx.AsyncClient) -> Non
 async def test_fault_between_write_and_commit_leaves_only_a_rollback(
     client: httpx.AsyncClient, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_add = UsersRepository.add
+    real_insert = UsersRepository.insert
 
-    async def add_then_fail(self: UsersRepository, user: Any) -> Any:
-        await real_add(self, user)
+    async def insert_then_fail(self: UsersRepository, name: str, email: str) -> Any:
+        await real_insert(self, name, email)
         raise ConnectionResetError("injected: connection lost before commit")
 
-    monkeypatch.setattr(UsersRepository, "add", add_then_fail)
+    monkeypatch.setattr(UsersRepository, "insert", insert_then_fail)
     response = await client.post("/users", json={"name": "Ada", "email": "ada@example.com"})
     assert response.status_code == 503
     assert await count(database_url, "users") == 0

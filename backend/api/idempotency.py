@@ -17,22 +17,26 @@ from stackdeck.backend.services.idempotency import HEADER, IdempotentWrite
 REPLAYED = "Idempotent-Replayed"
 
 
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="retry-safe writes: a retry with the same key and request replays "
+        f"the first answer ({REPLAYED}: true) and writes nothing; the same key with a "
+        "different request is 422. Keys are kept 24 hours.",
+    ),
+]
+
+
 async def idempotent_write(
-    request: Request,
-    response: Response,
-    key: Annotated[
-        str | None,
-        Header(
-            alias=HEADER,
-            min_length=1,
-            max_length=200,
-            pattern=r"^[\x21-\x7e]+$",
-            description="retry-safe writes: a retry with the same key and request replays "
-            f"the first answer ({REPLAYED}: true) and writes nothing; the same key with a "
-            "different request is 422. Keys are kept 24 hours.",
-        ),
-    ] = None,
+    request: Request, response: Response, key: IdempotencyKeyHeader = None
 ) -> IdempotentWrite | None:
+    """The contract a write runs under, or None without a key. A parameter of the write
+    services' own dependency (api/deps), not a dependency of its own: FastAPI solves each
+    level of dependencies anew on every request."""
     if key is None:
         return None
 

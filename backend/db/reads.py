@@ -77,6 +77,13 @@ class Reader:
         return rows
 
 
+# Read after COMMIT returned: the insert position is past the end of the commit record even
+# with synchronous_commit off (where the write and flush positions may still be short of
+# it), so a standby that has replayed this far sees the write. It may be a little further
+# than needed (other sessions' WAL), which only makes a reader wait a little longer.
+_WAL_POSITION = "SELECT pg_current_wal_insert_lsn()::text"
+
+
 async def _reset(connection: asyncpg.Connection) -> None:
     # asyncpg's default reset is a round trip per release (UNLISTEN, RESET ALL, …) undoing
     # session state; readers set none and run single statements outside transactions, so
@@ -138,6 +145,18 @@ class ReadPool:
             raise
         finally:
             await pool.release(connection)
+
+    async def wal_position(self) -> str:
+        """The primary's WAL insert position now, as PostgreSQL writes an LSN (0/1A2B3C4D).
+
+        On this pool, not the write's session: one raw round trip, and no second checkout
+        from the write pool, where it would queue behind every other request's write.
+        """
+        connection = await self._acquire()
+        try:
+            return str(await connection.fetchval(_WAL_POSITION))
+        finally:
+            await self.pool.release(connection)
 
     async def _acquire(self) -> asyncpg.Connection:
         try:

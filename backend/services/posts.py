@@ -108,8 +108,13 @@ class PostQueries:
 
 
 class PostsService:
-    def __init__(self, session: AsyncSession, idempotency: IdempotentWrite | None = None) -> None:
-        self.uow = UnitOfWork(session, idempotency)
+    def __init__(
+        self,
+        session: AsyncSession,
+        idempotency: IdempotentWrite | None = None,
+        reads: ReadPool | None = None,
+    ) -> None:
+        self.uow = UnitOfWork(session, idempotency, reads)
         self.posts = PostsRepository(session)
 
     async def create(self, data: PostCreate) -> PostRead:

@@ -15,12 +15,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stackdeck.backend.db.errors import infrastructure_error
-from stackdeck.backend.errors import DomainError
+from stackdeck.backend.db.reads import ReadPool
+from stackdeck.backend.errors import DomainError, Unavailable
 from stackdeck.backend.metrics import current_metrics
 from stackdeck.backend.services.idempotency import IdempotentWrite
 from stackdeck.backend.services.outcomes import OutcomeRecord, Result, record_outcome
@@ -29,10 +31,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Read after COMMIT returned: the insert position is past the end of the commit record even
-# with synchronous_commit off (where the write and flush positions may still be short of
-# it), so a standby that has replayed this far sees the write. It may be a little further
-# than needed (other sessions' WAL), which only makes a reader wait a little longer.
+# The primary's WAL position, read after COMMIT returned (ReadPool.wal_position says why
+# that is far enough); without a read pool (the CLI's seed), on the session.
 _COMMIT_LSN = text("SELECT pg_current_wal_insert_lsn()::text")
 
 
@@ -51,9 +51,15 @@ def _statements_so_far() -> int:
 
 
 class UnitOfWork:
-    def __init__(self, session: AsyncSession, idempotency: IdempotentWrite | None = None) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        idempotency: IdempotentWrite | None = None,
+        reads: ReadPool | None = None,
+    ) -> None:
         self.session = session
         self.idempotency = idempotency
+        self.reads = reads
 
     async def write(
         self,
@@ -66,7 +72,21 @@ class UnitOfWork:
 
         `answers` is the type of that result (`type(None)` for a write that answers no body):
         a keyed retry gets the stored result back as one, without running `work` again.
+        The session is closed afterwards, whatever happened: a request's write services get
+        a session of their own, and nobody else closes it.
         """
+        try:
+            return await self._write(operation, entity, work, answers)
+        finally:
+            await self.session.close()
+
+    async def _write(
+        self,
+        operation: str,
+        entity: str | None,
+        work: Callable[[Outcome], Awaitable[T]],
+        answers: type[T],
+    ) -> T:
         outcome = Outcome(operation, entity)
         started = time.perf_counter()
         statements_before = _statements_so_far()
@@ -118,10 +138,19 @@ class UnitOfWork:
         if metrics is None:
             return
         try:
+            if self.reads is not None:
+                metrics.commit_lsn = await self.reads.wal_position()
+                return
             async with self.session.begin():
                 await self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
                 metrics.commit_lsn = await self.session.scalar(_COMMIT_LSN)
-        except (SQLAlchemyError, OSError) as exc:
+        except (
+            SQLAlchemyError,
+            OSError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            Unavailable,
+        ) as exc:
             # The write did commit; its answer goes out without the header.
             log.warning("could not read the commit LSN: %s", type(exc).__name__)
 

@@ -8,11 +8,9 @@ from typing import Any
 from pydantic import TypeAdapter
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from stackdeck.backend.db.errors import UNIQUE_VIOLATION, constraint_name, sqlstate
-from stackdeck.backend.db.models import User
 from stackdeck.backend.db.reads import ReadPool, Record
 from stackdeck.backend.errors import Conflict, NotFound
 from stackdeck.backend.repositories.posts import PostsRepository
@@ -174,20 +172,23 @@ class UserQueries:
 
 
 class UsersService:
-    def __init__(self, session: AsyncSession, idempotency: IdempotentWrite | None = None) -> None:
-        self.uow = UnitOfWork(session, idempotency)
+    def __init__(
+        self,
+        session: AsyncSession,
+        idempotency: IdempotentWrite | None = None,
+        reads: ReadPool | None = None,
+    ) -> None:
+        self.uow = UnitOfWork(session, idempotency, reads)
         self.users = UsersRepository(session)
 
     async def create(self, data: UserCreate) -> UserRead:
         async def work(outcome: Outcome) -> UserRead:
-            user = User(name=data.name, email=data.email)
             try:
-                await self.users.add(user)
+                row = await self.users.insert(data.name, data.email)
             except IntegrityError as exc:
                 raise email_conflict(exc, data.email) from None
-            set_committed_value(user, "posts", [])
-            outcome.entity_id = user.id
-            return UserRead.model_validate(user)
+            outcome.entity_id = row["id"]
+            return UserRead.model_validate(dict(row))
 
         return await self.uow.write("users.create", "user", work, UserRead)
 
