@@ -12,11 +12,11 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from stackdeck.backend import exits
 from stackdeck.backend.errors import (
     DomainError,
     InvalidInput,
@@ -91,7 +91,7 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         with database_for(settings) as resolved:
-            return asyncio.run(_migrate(args, resolved))
+            return exits.run(_migrate(args, resolved))
     except EmbeddedDatabaseError as exc:
         return _error(str(exc), EXIT_USAGE)
 

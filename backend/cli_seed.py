@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from stackdeck.backend import exits
 from stackdeck.backend.db.embedded import EmbeddedDatabaseError, database_for
 from stackdeck.backend.db.engine import create_engine, create_sessionmaker
 from stackdeck.backend.db.errors import infrastructure_error
@@ -25,7 +25,7 @@ def seed(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     try:
         with database_for(settings) as resolved:
-            result = asyncio.run(_seed(args, resolved))
+            result = exits.run(_seed(args, resolved))
     except EmbeddedDatabaseError as exc:
         print(f"stackdeck: error: {exc}", file=sys.stderr)
         return 2

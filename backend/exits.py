@@ -22,15 +22,19 @@ app it quits must be gone within `QUIT_GRACE`, or it is stuck, and the watchdog 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 # Longer than any graceful shutdown (uvicorn waits up to 10 s for requests in flight).
@@ -56,6 +60,7 @@ class Signalled(SystemExit):
 class _State:
     # Called with the signal number instead of raising; returns False when it cannot act.
     diverted_to: Callable[[int], bool] | None = None
+    quit_grace: bool = True
     deferring: int = 0
     pending: int | None = None
     stopping: bool = False
@@ -94,17 +99,20 @@ def handle_signals(even_if_ignored: tuple[int, ...] = ()) -> Iterator[None]:
 
 
 @contextmanager
-def divert(to: Callable[[int], bool]) -> Iterator[None]:
+def divert(to: Callable[[int], bool], quit_grace: bool = True) -> Iterator[None]:
     """Within the block a signal calls `to(signum)` (which returns False when it cannot act,
     and the signal then raises as usual) instead of raising; once it has acted, the block
-    must end within QUIT_GRACE. SIGHUP is handled even when it was ignored at start: a
-    console cannot outlive its terminal."""
+    must end within QUIT_GRACE (unless `quit_grace` is False: within GRACE, as every way
+    out). SIGHUP is handled even when it was ignored at start: a console cannot outlive its
+    terminal."""
     with handle_signals(even_if_ignored=(signal.SIGHUP,)):
         before, _state.diverted_to = _state.diverted_to, to
+        before_grace, _state.quit_grace = _state.quit_grace, quit_grace
         try:
             yield
         finally:
             _state.diverted_to = before
+            _state.quit_grace = before_grace
             if _state.quit_watchdog is not None:
                 _state.quit_watchdog.cancel()
                 _state.quit_watchdog = None
@@ -125,6 +133,34 @@ def uninterrupted() -> Iterator[None]:
         if _state.deferring == 0 and _state.pending is not None:
             signum, _state.pending = _state.pending, None
             _act(signum)
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` for a command: a signal cancels the main task, so its clean-up runs at
+    an await, where async clean-up works (not from whatever frame the signal cut into: a
+    driver's callback, the loop's own code), and `Signalled` follows once the loop is closed."""
+    received: list[int] = []
+
+    async def cancellable() -> T:
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        assert task is not None
+
+        def cancel(signum: int) -> bool:
+            received.append(signum)
+            loop.call_soon_threadsafe(task.cancel)
+            return True
+
+        with divert(cancel, quit_grace=False):
+            return await main
+
+    try:
+        result = asyncio.run(cancellable())
+    except asyncio.CancelledError:
+        if not received:
+            raise
+    if received:
+        raise Signalled(received[0])
+    return result
 
 
 def on_last_resort(release: Callable[[], None]) -> Callable[[], None]:
@@ -162,7 +198,8 @@ def _act(signum: int) -> None:
     _start_watchdog(signum)
     if _state.diverted_to is not None and _state.diverted_to(signum):
         _state.stopping = True
-        _state.quit_watchdog = _watchdog(QUIT_GRACE, signum)
+        if _state.quit_grace:
+            _state.quit_watchdog = _watchdog(QUIT_GRACE, signum)
         return
     _state.stopping = True
     raise Signalled(signum)

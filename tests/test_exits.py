@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import threading
@@ -65,6 +66,39 @@ def test_sighup_goes_to_whoever_handles_sigterm_now(fresh_state: exits._State) -
             signal.signal(signal.SIGTERM, before)
     assert received == [signal.SIGTERM]
     assert fresh_state.watchdog is not None  # and if their shutdown hangs, it is ended
+
+
+def test_run_cancels_the_main_task_so_its_async_clean_up_runs_then_raises_signalled(
+    fresh_state: exits._State,
+) -> None:
+    steps: list[str] = []
+
+    async def command() -> str:
+        try:
+            # The signal lands mid-step (amid a driver's bookkeeping, say): the step runs on
+            # to its next await, where the task is cancelled.
+            signal.raise_signal(signal.SIGTERM)
+            steps.append("step finished")
+            await asyncio.sleep(10)
+            return "finished"
+        finally:
+            await asyncio.sleep(0)  # a rollback, a connection's close
+            steps.append("cleaned up")
+
+    with pytest.raises(exits.Signalled) as raised, exits.handle_signals():
+        exits.run(command())
+    assert raised.value.name == "SIGTERM"
+    assert steps == ["step finished", "cleaned up"]
+    assert fresh_state.quit_watchdog is None  # only the way out's GRACE bounds the clean-up
+
+
+def test_run_without_a_signal_returns_what_the_command_returns() -> None:
+    async def command() -> int:
+        await asyncio.sleep(0)
+        return 7
+
+    with exits.handle_signals():
+        assert exits.run(command()) == 7
 
 
 def test_a_signal_ignored_at_start_stays_ignored_unless_named() -> None:
