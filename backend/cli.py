@@ -29,7 +29,7 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
-def _settings_error(exc: ValidationError) -> str:
+def settings_error(exc: ValidationError) -> str:
     first = exc.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "settings"
     message = str(first["msg"]).removeprefix("Value error, ")
@@ -241,14 +241,16 @@ def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
     if args.command == "config":
         return show_config(args.config)
+    if args.command is None:
+        return console(args)
+    from pydantic import ValidationError
+
     try:
         settings = load_settings(args)
     except ValidationError as exc:
-        return _fail(_settings_error(exc))
+        return _fail(settings_error(exc))
     if args.command == "serve":
         return serve(settings, args.log_level)
     if args.command == "migrate":
@@ -261,16 +263,24 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from stackdeck.backend.web import serve_web
 
         return serve_web(args, settings)
-    if args.command is None:
-        return console(args, settings)
     parser.print_help()
     return 0
 
 
-def console(args: argparse.Namespace, settings: Settings) -> int:
+def console_setting(name: str) -> str | None:
+    """A setting the console itself needs, read as Settings reads it (the environment, then
+    .env) without building Settings: its first frame needs neither pydantic-settings nor
+    SQLAlchemy (the backend's child process builds them)."""
+    key = f"STACKDECK_{name.upper()}"
+    if key in os.environ:
+        return os.environ[key] or None
+    from dotenv import dotenv_values
+
+    return dotenv_values(".env").get(key) or None
+
+
+def console(args: argparse.Namespace) -> int:
     """The default: the console, on the embedded backend unless --api-url or --profile."""
-    from stackdeck.backend.db.embedded import EmbeddedDatabaseError
-    from stackdeck.backend.launcher import BackendThread, LauncherError
     from stackdeck.tui.config import Config, ConfigError, pick_profile, profile_token
 
     # A broken file stops here, before anything starts: one line per mistake, exit 2.
@@ -285,10 +295,10 @@ def console(args: argparse.Namespace, settings: Settings) -> int:
             args.read_only = args.read_only or profile.read_only
     except ConfigError as problem:
         return _fail_lines(problem.lines)
+    token = console_setting("api_token")
     if args.api_url:
         from stackdeck.tui.main import run_console
 
-        token = settings.api_token.get_secret_value() if settings.api_token else None
         return run_console(
             args.api_url,
             token=args.token or token,
@@ -298,14 +308,22 @@ def console(args: argparse.Namespace, settings: Settings) -> int:
             config_path=path,
             profile=args.profile,
         )
-    backend = BackendThread(settings.model_copy(update={"port": 0}))
+    # The backend starts in a child process, on the other core, while the console imports
+    # and draws itself; the console loads once `starting` resolves (its first requests would
+    # wait in the backlog).
+    from stackdeck.backend.backend_process import BackendProcess
+    from stackdeck.backend.listening import LauncherError
+
+    overrides = {"host": console_setting("host") or "127.0.0.1", "port": 0}
+    if args.data_dir is not None:
+        overrides["data_dir"] = args.data_dir
+    backend = BackendProcess(overrides)
     try:
         url = backend.listen()
+        starting = backend.start_soon()
     except LauncherError as exc:
+        backend.stop()
         return _fail(str(exc))
-    # PostgreSQL and the server start while the console imports and draws itself; the
-    # console loads once `starting` resolves (its first requests would wait in the backlog).
-    starting = backend.start_soon()
     try:
         from stackdeck.tui.main import run_console  # imported while PostgreSQL starts
 
@@ -314,6 +332,7 @@ def console(args: argparse.Namespace, settings: Settings) -> int:
             raise RuntimeError(f"{CRASH_AFTER_DATABASE} is set: crashing after the database")
         code = run_console(
             url,
+            token=token,
             read_only=args.read_only,
             starting=starting,
             after_first_page=_collect_after_launch,
@@ -324,7 +343,7 @@ def console(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         backend.stop()
     if starting.done() and (error := starting.exception()) is not None:
-        if isinstance(error, (LauncherError, EmbeddedDatabaseError)):
+        if isinstance(error, LauncherError):
             return _fail(str(error))
         raise error
     return code

@@ -155,7 +155,9 @@ def run(main: Coroutine[Any, Any, T]) -> T:
 
     try:
         result = asyncio.run(cancellable())
-    except asyncio.CancelledError:
+    except BaseException:
+        # Cancelled, it may end with another error (a driver cut off as it connects closes
+        # the connection under its caller): the signal is what ended it.
         if not received:
             raise
     if received:

@@ -4,9 +4,9 @@ The console (`stackdeck` with no arguments) and the console's tests use it, so t
 never shares a loop with the server's requests. The embedded PostgreSQL is started here (not in
 the app's lifespan) so the caller learns its masked URL and a second start is quick.
 
-The socket listens before anything else starts, so the URL is known at once and a request
-sent while the backend is still starting waits in the backlog instead of being refused: the
-console opens while PostgreSQL and the app start (`start_soon`).
+The socket listens before anything else starts (backend/listening.py), so the URL is known
+at once: the caller goes on while PostgreSQL and the app start (`start_soon`). The console
+runs it in a child process of its own (backend/backend_process.py).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pydantic import SecretStr
 from stackdeck.backend import exits
 from stackdeck.backend.api import API_PREFIX
 from stackdeck.backend.db.embedded import EmbeddedPostgres
+from stackdeck.backend.listening import LauncherError, bind
 from stackdeck.backend.settings import Settings, mask_url
 
 # The app and uvicorn are imported by start(), after PostgreSQL is on its way: started from
@@ -34,27 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BACKLOG = 128  # connections that may wait while the backend starts
-
-
-class LauncherError(RuntimeError):
-    """The backend could not be started; the message says why in one line."""
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and
-    # without it a response written in two parts waits ~40 ms for the delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    # A restart on the same port must not wait for TIME_WAIT to expire.
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise LauncherError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    sock.set_inheritable(True)
-    return sock
-
 
 @dataclass
 class BackendThread:
@@ -63,6 +43,8 @@ class BackendThread:
     settings: Settings
     port: int = 0
     log_level: str = "warning"
+    # Bound and listening already (by the console, for a backend in a child process).
+    sock: socket.socket | None = None
     _embedded: EmbeddedPostgres | None = field(default=None, init=False)
     _server: GracefulServer | None = field(default=None, init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
@@ -83,8 +65,7 @@ class BackendThread:
     def listen(self) -> str:
         """Bind and listen now: `url` is valid from here on, and early requests wait."""
         if self._sock is None:
-            self._sock = _bind(self.settings.host, self.port)
-            self._sock.listen(BACKLOG)
+            self._sock, self.sock = self.sock or bind(self.settings.host, self.port), None
             self.port = int(self._sock.getsockname()[1])
         return self.url
 

@@ -119,7 +119,8 @@ def console_command(api_url: str, read_only: bool) -> str:
 
 def serve_web(args: argparse.Namespace, settings: Settings) -> int:
     from stackdeck.backend.db.embedded import EmbeddedDatabaseError
-    from stackdeck.backend.launcher import BackendThread, LauncherError
+    from stackdeck.backend.launcher import BackendThread
+    from stackdeck.backend.listening import LauncherError
 
     token = settings.api_token.get_secret_value() if settings.api_token else None
     port = args.port if args.port is not None else DEFAULT_PORT

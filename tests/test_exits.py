@@ -92,6 +92,19 @@ def test_run_cancels_the_main_task_so_its_async_clean_up_runs_then_raises_signal
     assert fresh_state.quit_watchdog is None  # only the way out's GRACE bounds the clean-up
 
 
+def test_run_reports_the_signal_whatever_the_cancelled_command_ended_with() -> None:
+    async def command() -> None:
+        try:
+            signal.raise_signal(signal.SIGTERM)
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            # As SQLAlchemy does when the cancel lands as its pool connects.
+            raise RuntimeError("This Connection is closed") from None
+
+    with pytest.raises(exits.Signalled), exits.handle_signals():
+        exits.run(command())
+
+
 def test_run_without_a_signal_returns_what_the_command_returns() -> None:
     async def command() -> int:
         await asyncio.sleep(0)

@@ -99,6 +99,26 @@ def test_console_that_crashes_after_postgres_is_up_releases_it(
     assert_released(stackdeck_data_dir / "pgdata")
 
 
+def backend_of(console: Any) -> Any:
+    """The console's backend: its child process (backend/backend_process.py)."""
+    [child] = [p for p in console.children() if "backend_process" in " ".join(p.cmdline())]
+    return child
+
+
+@needs_tmux
+def test_console_killed_by_sigkill_still_releases_postgres(
+    tmux: Tmux, stackdeck_data_dir: Path
+) -> None:
+    pgdata = stackdeck_data_dir / "pgdata"
+    open_console(tmux, stackdeck_data_dir, "one")
+    killed = tmux.process("stackdeck", "one")
+    backend = backend_of(killed)
+    killed.kill()  # nothing of the console runs: its backend learns it from the lifeline
+    killed.wait(10)
+    backend.wait(30)
+    assert_released(pgdata)
+
+
 @needs_tmux
 def test_console_after_a_sigkill_takes_the_server_over_and_stops_it(
     tmux: Tmux, stackdeck_data_dir: Path
@@ -106,13 +126,17 @@ def test_console_after_a_sigkill_takes_the_server_over_and_stops_it(
     pgdata = stackdeck_data_dir / "pgdata"
     open_console(tmux, stackdeck_data_dir, "one")
     killed = tmux.process("stackdeck", "one")
+    backend = backend_of(killed)
+    # Both at once (the OOM killer, a kill -9 of the group): nothing could release it.
+    backend.kill()
     killed.kill()
+    backend.wait(10)
     killed.wait(10)
     [left_behind] = postmasters(pgdata)  # nothing could run: the server is still up
 
     screen = open_console(tmux, stackdeck_data_dir, "two")
     screen = tmux.wait_for(lambda s: "taking it over" in " ".join(s.split()), session="two")
-    assert f"pid {killed.pid}" in screen
+    assert f"pid {backend.pid}" in screen
     assert postmasters(pgdata) == [left_behind]  # shared, never a second server
     quit_by(tmux, "two", "q")
     assert_released(pgdata)
@@ -127,7 +151,7 @@ def test_second_console_keeps_working_when_the_first_terminal_closes(
     first = tmux.process("stackdeck", "one")
     screen = open_console(tmux, stackdeck_data_dir, "two")
     screen = tmux.wait_for(lambda s: "sharing" in s, session="two")  # told, once, and by whom
-    assert f"pid {first.pid}" in screen
+    assert f"pid {backend_of(first).pid}" in screen
 
     tmux("kill-session", "-t", "one")
     first.wait(15)

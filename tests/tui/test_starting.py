@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import Future
 
-from stackdeck.backend.launcher import BackendThread, LauncherError
+from stackdeck.backend.launcher import BackendThread
+from stackdeck.backend.listening import LauncherError
 from stackdeck.tui.app import StackdeckApp
 from stackdeck.tui.client import ApiClient
 from tests.conftest import make_settings
