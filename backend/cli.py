@@ -9,9 +9,8 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from stackdeck import __version__
 from stackdeck.backend import exits
 from stackdeck.backend.cli_migrate import add_migrate_parser, migrate
 
@@ -41,13 +40,27 @@ def settings_error(exc: ValidationError) -> str:
 CRASH_AFTER_DATABASE = "STACKDECK_TEST_CRASH_AFTER_DATABASE"
 
 
+class _Version(argparse.Action):
+    """argparse's "version" action, with the version read only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.update(nargs=0, default=argparse.SUPPRESS)
+        super().__init__(option_strings, argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        import stackdeck
+
+        print(f"{parser.prog} {stackdeck.__version__}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stackdeck",
         description="A terminal console for an async FastAPI + SQLAlchemy + PostgreSQL backend.",
         epilog="Settings also come from STACKDECK_* environment variables and a .env file.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     parser.add_argument(
         "--config",
         metavar="PATH",

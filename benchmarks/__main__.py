@@ -134,19 +134,25 @@ def round_trip_figures(cluster: PgCluster, database_url: str, logs: Path) -> lis
 def console_figures(quick: bool) -> list[Figure]:
     """The console's own figures (benchmarks/console.py), on a database of their own."""
     users, rows = (100_000, 2_000) if quick else (1_000_000, 50_000)
-    found = measure_console(users, rows, launches=1 if quick else 3)
+    found = measure_console(users, rows, launches=3 if quick else 5)
     figures = []
     if "first_paint_s" in found:
-        paint = found["first_paint_s"]
-        figures.append(
-            Figure(
-                "console: launch to first users page (embedded, warm data dir)",
-                paint,
-                "s",
-                "<= 1.5 s",
-                paint <= 1.5,
-            )
-        )
+        floor = found["floor_s"]
+        floor_detail = f"floor (one word, Textual alone) {floor:.2f} s"
+        figures += [
+            Figure.ratio(
+                "console: launch to first frame, over the floor (embedded, warm data dir)",
+                found["first_frame_s"] / floor,
+                at_most=1.5,
+                detail=f"{found['first_frame_s']:.2f} s; {floor_detail}",
+            ),
+            Figure.ratio(
+                "console: launch to first users row, over the floor (embedded, warm data dir)",
+                found["first_paint_s"] / floor,
+                at_most=3.0,
+                detail=f"{found['first_paint_s']:.2f} s; {floor_detail}",
+            ),
+        ]
     if "first_paint_external_s" in found:
         paint = found["first_paint_external_s"]
         figures.append(

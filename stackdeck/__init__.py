@@ -5,9 +5,15 @@ are `stackdeck.backend`, `stackdeck.tui` and `stackdeck.migrations`, so the dist
 claims this one import name.
 """
 
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("stackdeck")
-except PackageNotFoundError:  # a checkout run without installing it
-    __version__ = "0+unknown"
+def __getattr__(name: str) -> str:
+    # `__version__` is read when asked for: importlib.metadata costs the console's launch
+    # about 25 ms, and only --version needs it.
+    if name != "__version__":
+        raise AttributeError(f"module 'stackdeck' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("stackdeck")
+    except PackageNotFoundError:  # a checkout run without installing it
+        return "0+unknown"
