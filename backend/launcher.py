@@ -16,6 +16,8 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
+from concurrent import futures
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -34,6 +36,19 @@ if TYPE_CHECKING:
     from stackdeck.backend.server import GracefulServer
 
 log = logging.getLogger(__name__)
+
+
+def _on_a_thread(work: Callable[[], str]) -> Future[str]:
+    done: Future[str] = Future()
+
+    def run() -> None:
+        try:
+            done.set_result(work())
+        except BaseException as exc:  # the caller learns every failure from the future
+            done.set_exception(exc)
+
+    threading.Thread(target=run, name="stackdeck-postgres", daemon=True).start()
+    return done
 
 
 @dataclass
@@ -75,17 +90,28 @@ class BackendThread:
         sock = self._sock
         assert sock is not None
         settings = self.settings
+        postgres: Future[str] | None = None
         if settings.database_url_value() is None and self._embedded is None:
+            # PostgreSQL starts (its own processes, mostly waited on) while the app imports.
             self._embedded = EmbeddedPostgres(settings.data_dir)
-            url = self._embedded.start()
+            postgres = _on_a_thread(self._embedded.start)
+        try:
+            import uvicorn
+
+            from stackdeck.backend.main import create_app
+            from stackdeck.backend.server import GracefulServer
+        finally:
+            if postgres is not None:
+                # Even when the imports failed (or a signal cut them short): the server is
+                # ours to release once it has started, and the start must not be cut halfway.
+                with exits.uninterrupted():
+                    futures.wait([postgres])
+        if postgres is not None and self._embedded is not None:
+            url = postgres.result()
             self.notice = self._embedded.notice
             settings = settings.model_copy(update={"database_url": SecretStr(url)})
             self.settings = settings
         self.database_url_masked = mask_url(settings.database_url_value() or "")
-        import uvicorn
-
-        from stackdeck.backend.main import create_app
-        from stackdeck.backend.server import GracefulServer
 
         app = create_app(settings)
         config = uvicorn.Config(
