@@ -47,6 +47,7 @@ class BackendProcess:
         self._lifeline: socket.socket | None = None
         self._child: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
+        self._stopping = False
         self.url = ""
 
     def listen(self) -> str:
@@ -73,6 +74,9 @@ class BackendProcess:
                 stdout=subprocess.DEVNULL,
                 stderr=self._stderr,
             )
+        except OSError as exc:
+            ours.close()
+            raise LauncherError(f"cannot start the backend: {exc.strerror or exc}") from None
         finally:
             theirs.close()
             sock.close()  # the child's now: the console only sends it requests
@@ -97,6 +101,9 @@ class BackendProcess:
             self.notice = said.get("notice")
             started.set_result(str(said["database"]))
             return
+        if self._stopping:
+            started.set_result("")  # quit while it started: stopped, as asked, nothing wrong
+            return
         error = said.get("error") or f"the backend stopped while starting: {self._last_words()}"
         started.set_exception(LauncherError(error))
 
@@ -115,6 +122,7 @@ class BackendProcess:
         from stackdeck.backend import exits
 
         with exits.uninterrupted():
+            self._stopping = True
             if self._lifeline is not None:
                 # Shut down, not closed: the thread awaiting the ready line may read it still.
                 self._lifeline.shutdown(socket.SHUT_WR)
@@ -156,6 +164,8 @@ def _child(listening: socket.socket, lifeline: socket.socket) -> int:
 
     with lifeline.makefile("rb") as lines:
         handed = lines.readline()
+    if not handed:
+        return 0  # the console went before it said anything
     threading.Thread(
         target=_stop_when_orphaned, args=(lifeline,), name="stackdeck-lifeline", daemon=True
     ).start()

@@ -4,7 +4,8 @@ exception does, so the `finally` blocks release what was started (the embedded P
 A command installs the handlers once, around everything it starts (`handle_signals`). The
 console diverts them while its app runs (`divert`), so a signal quits the app gracefully.
 A step that must not be cut halfway (starting or releasing the embedded server) runs
-`uninterrupted()`: a signal that arrives meanwhile takes effect when the step ends.
+`uninterrupted()`: a signal that arrives meanwhile takes effect when the step ends. An async
+command runs under `run()`: a signal cancels its task, so its clean-up runs at an await.
 
 SIGHUP means the terminal is gone: output is sent to /dev/null first (a write to a hung-up
 terminal fails, and a failed write must not stop the clean-up), then it is handled as SIGTERM,

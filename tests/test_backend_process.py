@@ -68,6 +68,17 @@ def test_stop_ends_the_child_and_closes_the_port(database_url: str) -> None:
     assert refused(f"{url}/health")
 
 
+def test_a_stop_while_it_starts_is_no_error(database_url: str) -> None:
+    backend = BackendProcess(overrides(database_url))
+    url = backend.listen()
+    starting = backend.start_soon()
+    [child] = children()
+    backend.stop()  # the user quit at once: stopped, as asked
+    assert starting.result(timeout=30) == ""
+    assert not child.is_running()
+    assert refused(f"{url}/health")
+
+
 def test_the_password_never_reaches_the_childs_command_line(started: BackendProcess) -> None:
     started.start_soon().result(timeout=60)
     [child] = children()
