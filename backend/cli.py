@@ -328,8 +328,9 @@ def console(args: argparse.Namespace) -> int:
     from stackdeck.backend.listening import LauncherError
 
     overrides = {"host": console_setting("host") or "127.0.0.1", "port": 0}
-    if args.data_dir is not None:
-        overrides["data_dir"] = args.data_dir
+    for option in ("database_url", "data_dir"):  # over the pipe, never the child's argv
+        if (value := getattr(args, option)) is not None:
+            overrides[option] = value
     backend = BackendProcess(overrides)
     try:
         url = backend.listen()

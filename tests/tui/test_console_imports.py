@@ -5,6 +5,7 @@ backend runs in a child process, so none of its libraries load in the console's,
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import sys
 import textwrap
@@ -45,15 +46,17 @@ def tmux() -> Iterator[Tmux]:
         yield session
 
 
-def modules_at_first_page(tmux: Tmux, tmp_path: Path, *argv: str, **env: str) -> list[str]:
+def modules_at_first_page(
+    tmux: Tmux, tmp_path: Path, *argv: str, shows: str = "Migrations", **env: str
+) -> list[str]:
     script, noted = tmp_path / "console.py", tmp_path / "modules.json"
     script.write_text(CONSOLE)
     tmux.start(
-        f"{sys.executable} {script} {noted} {' '.join(argv)}",
+        shlex.join([sys.executable, str(script), str(noted), *argv]),
         tmp_path,
         clean_env(STACKDECK_DATA_DIR=str(tmp_path / "data"), **env),
     )
-    tmux.wait_for(lambda s: "Migrations" in s and noted.exists())
+    tmux.wait_for(lambda s: "Migrations" in s and shows in s and noted.exists())
     tmux.send("q")
     tmux.wait_for(lambda s: "exit=0" in s, within=30)
     modules: list[str] = json.loads(noted.read_text())
@@ -67,7 +70,11 @@ def loaded(modules: list[str], libraries: tuple[str, ...]) -> list[str]:
 def test_the_embedded_console_loads_no_backend_library(
     tmux: Tmux, tmp_path: Path, database_url: str
 ) -> None:
-    modules = modules_at_first_page(tmux, tmp_path, STACKDECK_DATABASE_URL=database_url)
+    # On --database-url: the child is handed it, and the header names that database.
+    database = database_url.rsplit("/", 1)[1].split("?")[0]
+    modules = modules_at_first_page(
+        tmux, tmp_path, "--database-url", database_url, shows=f"/{database}"
+    )
     assert "stackdeck.tui.app" in modules  # noted by the console, at its first page
     assert loaded(modules, BACKEND_LIBRARIES) == []
 
