@@ -136,6 +136,7 @@ class StackdeckApp(TypeAheadApp[None]):
         self.posts = PostsPane(self.client)
         self.transactions = TransactionsPane(self.client)
         self.migrations = MigrationsPane(self.client)
+        self.status_bar = StatusBar("", id="status")
         self.users.vim = self.vim
 
     # -- layout ---------------------------------------------------------------------------------
@@ -153,7 +154,7 @@ class StackdeckApp(TypeAheadApp[None]):
             yield self.posts
             yield self.transactions
             yield self.migrations
-        yield StatusBar("", id="status")
+        yield self.status_bar
         yield Footer()
 
     def on_mount(self) -> None:
@@ -260,7 +261,8 @@ class StackdeckApp(TypeAheadApp[None]):
     def _on_request(self, record: RequestRecord) -> None:
         if not record.path.startswith(("/health", "/transactions/stream", XRAY_PATHS)):
             self.last_request = record
-            self.query_one("#status", StatusBar).show(record)
+            if self.status_bar.is_attached:  # a stream's request may land as the app closes
+                self.status_bar.show(record)
         if not self._schema_from_health:
             # An older backend's /health says nothing of the schema: read it from the answers.
             if record.status == 503 and (record.error or "").startswith(SCHEMA_NOT_READY):
