@@ -10,7 +10,8 @@ child's lifeline: when the console goes, by quitting, crashing or SIGKILL, the c
 end-of-file and stops as on SIGTERM, gracefully, releasing PostgreSQL. Its stderr goes to a
 file, whose last line explains a child that died without a word.
 
-This module imports only the standard library at the top: the console imports it first.
+This module imports only the standard library (and the API's prefix) at the top: the console
+imports it first.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ import threading
 from concurrent.futures import Future
 from typing import IO, Any
 
+from stackdeck.backend.api import API_PREFIX  # the package's one constant, not the API
 from stackdeck.backend.listening import LauncherError, bind
 
-API_PREFIX = "/api/v1"  # backend/api's, without importing the API
 # The child's graceful stop is bounded by its own watchdog (backend/exits.py GRACE, 15 s).
 STOP_WITHIN = 25.0
 

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _on_a_thread(work: Callable[[], str]) -> Future[str]:
+def _on_a_thread(work: Callable[[], str], name: str) -> Future[str]:
+    """`work()` on a daemon thread; the future gives its result or whatever it raised."""
     done: Future[str] = Future()
 
     def run() -> None:
@@ -47,7 +48,7 @@ def _on_a_thread(work: Callable[[], str]) -> Future[str]:
         except BaseException as exc:  # the caller learns every failure from the future
             done.set_exception(exc)
 
-    threading.Thread(target=run, name="stackdeck-postgres", daemon=True).start()
+    threading.Thread(target=run, name=name, daemon=True).start()
     return done
 
 
@@ -63,7 +64,7 @@ class BackendThread:
     _embedded: EmbeddedPostgres | None = field(default=None, init=False)
     _server: GracefulServer | None = field(default=None, init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
-    _launcher: threading.Thread | None = field(default=None, init=False)
+    _launching: Future[str] | None = field(default=None, init=False)
     _sock: socket.socket | None = field(default=None, init=False)
     database_url_masked: str = field(default="", init=False)
     # One line for the user when the embedded server was already running (see EmbeddedPostgres).
@@ -90,11 +91,12 @@ class BackendThread:
         sock = self._sock
         assert sock is not None
         settings = self.settings
+        embedded: EmbeddedPostgres | None = None
         postgres: Future[str] | None = None
         if settings.database_url_value() is None and self._embedded is None:
             # PostgreSQL starts (its own processes, mostly waited on) while the app imports.
-            self._embedded = EmbeddedPostgres(settings.data_dir)
-            postgres = _on_a_thread(self._embedded.start)
+            self._embedded = embedded = EmbeddedPostgres(settings.data_dir)
+            postgres = _on_a_thread(embedded.start, "stackdeck-postgres")
         try:
             import uvicorn
 
@@ -106,9 +108,9 @@ class BackendThread:
                 # ours to release once it has started, and the start must not be cut halfway.
                 with exits.uninterrupted():
                     futures.wait([postgres])
-        if postgres is not None and self._embedded is not None:
+        if embedded is not None and postgres is not None:
             url = postgres.result()
-            self.notice = self._embedded.notice
+            self.notice = embedded.notice
             settings = settings.model_copy(update={"database_url": SecretStr(url)})
             self.settings = settings
         self.database_url_masked = mask_url(settings.database_url_value() or "")
@@ -142,19 +144,13 @@ class BackendThread:
         itself meanwhile). `url` is valid at once; the future gives the masked database URL
         once the server accepts, or the error that stopped it."""
         self.listen()
-        started: Future[str] = Future()
 
-        def launch() -> None:
-            try:
-                self.start(timeout)
-            except BaseException as exc:  # the caller learns every failure from the future
-                started.set_exception(exc)
-            else:
-                started.set_result(self.database_url_masked)
+        def launch() -> str:
+            self.start(timeout)
+            return self.database_url_masked
 
-        self._launcher = threading.Thread(target=launch, name="stackdeck-launcher", daemon=True)
-        self._launcher.start()
-        return started
+        self._launching = _on_a_thread(launch, "stackdeck-launcher")
+        return self._launching
 
     def _wait_ready(self, server: GracefulServer, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -173,10 +169,10 @@ class BackendThread:
             self._stop(release_database)
 
     def _stop(self, release_database: bool) -> None:
-        if self._launcher is not None:
+        if self._launching is not None:
             # Quitting while the backend starts: let the start finish, then stop what it began.
-            self._launcher.join(timeout=60)
-            self._launcher = None
+            futures.wait([self._launching], timeout=60)
+            self._launching = None
         if self._server is not None:
             self._server.should_exit = True
             # Live SSE streams never end by themselves; end them so the shutdown is quick.

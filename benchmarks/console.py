@@ -113,10 +113,6 @@ def _launch(
     return seen
 
 
-def median(values: list[float]) -> float:
-    return sorted(values)[len(values) // 2]
-
-
 def first_paint(repetitions: int) -> dict[str, float]:
     """Launches of `stackdeck` on a warm data dir, each after one of the floor (the smallest
     Textual app, benchmarks/floor_app.py) in the same terminal: medians of the floor's word,
@@ -156,10 +152,10 @@ def first_paint(repetitions: int) -> dict[str, float]:
             subprocess.run([*tmux, "kill-server"], capture_output=True)
             kept.stop()
     return {
-        "floor_s": median(floor),
-        "first_frame_s": median(frame),
-        "first_paint_s": median(row),
-        "first_paint_external_s": median(external),
+        "floor_s": percentile(floor, 50),
+        "first_frame_s": percentile(frame, 50),
+        "first_paint_s": percentile(row, 50),
+        "first_paint_external_s": percentile(external, 50),
     }
 
 

@@ -105,14 +105,19 @@ def backend_of(console: Any) -> Any:
     return child
 
 
+def console_and_backend(tmux: Tmux, data_dir: Path, session: str) -> tuple[Any, Any]:
+    """A console opened on `data_dir` (users listed), and its backend's child process."""
+    open_console(tmux, data_dir, session)
+    console = tmux.process("stackdeck", session)
+    return console, backend_of(console)
+
+
 @needs_tmux
 def test_console_killed_by_sigkill_still_releases_postgres(
     tmux: Tmux, stackdeck_data_dir: Path
 ) -> None:
     pgdata = stackdeck_data_dir / "pgdata"
-    open_console(tmux, stackdeck_data_dir, "one")
-    killed = tmux.process("stackdeck", "one")
-    backend = backend_of(killed)
+    killed, backend = console_and_backend(tmux, stackdeck_data_dir, "one")
     killed.kill()  # nothing of the console runs: its backend learns it from the lifeline
     killed.wait(10)
     backend.wait(30)
@@ -124,9 +129,7 @@ def test_console_after_a_sigkill_takes_the_server_over_and_stops_it(
     tmux: Tmux, stackdeck_data_dir: Path
 ) -> None:
     pgdata = stackdeck_data_dir / "pgdata"
-    open_console(tmux, stackdeck_data_dir, "one")
-    killed = tmux.process("stackdeck", "one")
-    backend = backend_of(killed)
+    killed, backend = console_and_backend(tmux, stackdeck_data_dir, "one")
     # Both at once (the OOM killer, a kill -9 of the group): nothing could release it.
     backend.kill()
     killed.kill()
