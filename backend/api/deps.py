@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
-from fastapi import Depends, Header, Request, Response
+from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stackdeck.backend.api.idempotency import IdempotencyKeyHeader, idempotent_write
-from stackdeck.backend.api.read_your_writes import LSN_PATTERN, MIN_LSN_HEADER
+from stackdeck.backend.api.read_your_writes import LSN, LSN_PATTERN, MIN_LSN_HEADER
 from stackdeck.backend.db.connections import PoolerCheck
 from stackdeck.backend.db.reads import ReadPool
 from stackdeck.backend.db.standby import parse_lsn
@@ -51,43 +52,48 @@ UsersServiceDep = Annotated[UsersService, Depends(users_service)]
 PostsServiceDep = Annotated[PostsService, Depends(posts_service)]
 
 
-# The header itself, not a dependency of its own: each level of dependencies costs FastAPI
-# a solving pass per request, a tenth of a by-id read's CPU (benchmarks, issue 17).
-MinLsnHeader = Annotated[
-    str | None,
-    Header(
-        alias=MIN_LSN_HEADER,
-        pattern=LSN_PATTERN,
-        description="read your writes: the X-Stackdeck-Commit-LSN of a write this read "
-        "must see. A standby answers once it has replayed that far (a bounded wait), "
-        "otherwise the primary does",
-        examples=["0/1A2B3C4D"],
-    ),
-]
-
-
-def _min_lsn(position: str | None) -> int | None:
-    return parse_lsn(position) if position is not None else None
-
-
 def _reads(request: Request) -> ReadPool:
     reads: ReadPool = request.app.state.reads
     return reads
 
 
+def _min_lsn(request: Request) -> int | None:
+    """The read's X-Stackdeck-Min-LSN, if it sent one: read here, not declared as a Header
+    parameter, whose solving by FastAPI was a tenth of a by-id read's CPU (benchmarks,
+    issue 17). /openapi.json documents it on every reader (read_your_writes). A malformed
+    one is the 422 a declared header would be."""
+    position = request.headers.get(MIN_LSN_HEADER)
+    if position is None:
+        return None
+    if LSN.fullmatch(position) is None:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "string_pattern_mismatch",
+                    "loc": ("header", MIN_LSN_HEADER),
+                    "msg": f"String should match pattern '{LSN_PATTERN}'",
+                    "input": position,
+                }
+            ]
+        )
+    return parse_lsn(position)
+
+
 # Reads hold no session: no teardown, and the read pool decides where each one goes.
-async def user_queries(request: Request, position: MinLsnHeader = None) -> UserQueries:
-    return UserQueries(_reads(request), _min_lsn(position))
+async def user_queries(request: Request) -> UserQueries:
+    return UserQueries(_reads(request), _min_lsn(request))
 
 
-async def post_queries(request: Request, position: MinLsnHeader = None) -> PostQueries:
-    return PostQueries(_reads(request), _min_lsn(position))
+async def post_queries(request: Request) -> PostQueries:
+    return PostQueries(_reads(request), _min_lsn(request))
 
 
-async def transaction_queries(
-    request: Request, position: MinLsnHeader = None
-) -> TransactionQueries:
-    return TransactionQueries(_reads(request), _min_lsn(position))
+async def transaction_queries(request: Request) -> TransactionQueries:
+    return TransactionQueries(_reads(request), _min_lsn(request))
+
+
+# The readers: each documents X-Stackdeck-Min-LSN in /openapi.json.
+READERS = (user_queries, post_queries, transaction_queries)
 
 
 UserQueriesDep = Annotated[UserQueries, Depends(user_queries)]

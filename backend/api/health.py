@@ -7,13 +7,14 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from stackdeck.backend.api import API_PREFIX
 from stackdeck.backend.api.deps import MigrationsServiceDep, PoolerCheckDep, SessionDep
 from stackdeck.backend.db.reads import ReadPool
 from stackdeck.backend.db.standby import ReplicaState
 from stackdeck.backend.schemas.migrations import SchemaState
 from stackdeck.backend.services.health import schema_state, why_database_is_down
 
-router = APIRouter(tags=["health"])
+router = APIRouter(prefix=API_PREFIX, tags=["health"])
 
 
 class Health(BaseModel):

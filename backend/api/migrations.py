@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query
 
+from stackdeck.backend.api import API_PREFIX
 from stackdeck.backend.api.deps import MigrationsServiceDep
 from stackdeck.backend.api.idempotency import refuse_idempotency_key
 from stackdeck.backend.api.problems import PROBLEM_RESPONSES, problem_response
@@ -21,7 +22,7 @@ from stackdeck.backend.schemas.migrations import (
 from stackdeck.backend.schemas.types import Text
 
 router = APIRouter(
-    prefix="/migrations",
+    prefix=f"{API_PREFIX}/migrations",
     tags=["migrations"],
     responses={
         **PROBLEM_RESPONSES,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel
 from starlette.responses import StreamingResponse
 
+from stackdeck.backend.api import API_PREFIX
 from stackdeck.backend.api.deps import PostQueriesDep, PostsServiceDep
 from stackdeck.backend.api.exports import (
     FormatQuery,
@@ -39,7 +40,7 @@ from stackdeck.backend.schemas.posts import (
 )
 from stackdeck.backend.schemas.types import MAX_BIGINT
 
-router = APIRouter(prefix="/posts", tags=["posts"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix=f"{API_PREFIX}/posts", tags=["posts"], responses=PROBLEM_RESPONSES)
 
 PostId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="the post's id")]
 

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Path, Query
 from starlette.responses import StreamingResponse
 
+from stackdeck.backend.api import API_PREFIX
 from stackdeck.backend.api.deps import TransactionQueriesDep, TransactionStreamFactoryDep
 from stackdeck.backend.api.problems import PROBLEM_RESPONSES
 from stackdeck.backend.schemas.common import Page
@@ -28,7 +29,9 @@ class EventStream(StreamingResponse):
     media_type = "text/event-stream"
 
 
-router = APIRouter(prefix="/transactions", tags=["transactions"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix=f"{API_PREFIX}/transactions", tags=["transactions"], responses=PROBLEM_RESPONSES
+)
 
 
 @router.get("", summary="Write outcomes, newest first (order=desc) or by id (order=asc)")

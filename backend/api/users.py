@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, TypeAdapter
 from starlette.responses import StreamingResponse
 
+from stackdeck.backend.api import API_PREFIX
 from stackdeck.backend.api.deps import UserQueriesDep, UsersServiceDep
 from stackdeck.backend.api.exports import (
     FormatQuery,
@@ -41,7 +42,7 @@ from stackdeck.backend.schemas.users import (
     UserWithPosts,
 )
 
-router = APIRouter(prefix="/users", tags=["users"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix=f"{API_PREFIX}/users", tags=["users"], responses=PROBLEM_RESPONSES)
 
 UserId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="the user's id")]
 

@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from stackdeck.backend.api import API_PREFIX
 from stackdeck.backend.api.deps import RequestTracesDep
 from stackdeck.backend.api.problems import PROBLEM_RESPONSES
 from stackdeck.backend.schemas.xray import RequestTraceRead, StatementPlan
 
-router = APIRouter(prefix="/requests", tags=["x-ray"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix=f"{API_PREFIX}/requests", tags=["x-ray"], responses=PROBLEM_RESPONSES)
 
 RequestId = Annotated[
     str,
