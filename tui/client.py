@@ -18,12 +18,14 @@ from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 from httpx_sse import SSEError, aconnect_sse
-from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+if TYPE_CHECKING:
+    from stackdeck.tui.xray_records import RequestTrace, StatementPlan, TransactionDetail
 
 _SERVER_TIMING = re.compile(r'dur=([\d.]+)(?:;desc="(\d+) statements")?')
 _WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
@@ -117,78 +119,6 @@ class RequestRecord:
     db_ms: float | None = None
     request_id: str | None = None
     error: str | None = None
-
-
-_Record = TypeVar("_Record", bound=BaseModel)
-
-# -- the X-ray's answers, typed ----------------------------------------------------------------
-
-
-class Statement(BaseModel):
-    sql: str  # as sent, with its placeholders: never a bound value
-    duration_ms: float
-    rows: int | None = None
-
-
-class XrayWarning(BaseModel):
-    code: str  # "n_plus_one": one statement shape ran `count` times in one request
-    sql: str
-    count: int
-
-
-class RequestTrace(BaseModel):
-    request_id: str
-    at: datetime
-    method: str
-    path: str
-    status: int
-    duration_ms: float
-    statements: list[Statement]
-    warnings: list[XrayWarning]
-
-    @property
-    def n_plus_one(self) -> list[XrayWarning]:
-        return [w for w in self.warnings if w.code == "n_plus_one"]
-
-
-class RowChange(BaseModel):
-    table: str  # "users" or "posts"
-    id: int
-    op: str  # "insert", "update" or "delete"
-    before: dict[str, Any] | None = None  # the changed columns (a delete: the whole row)
-    after: dict[str, Any] | None = None  # likewise (an insert: the whole row)
-
-
-class TransactionDetail(BaseModel):
-    id: int
-    occurred_at: datetime
-    operation: str
-    entity: str | None = None
-    entity_id: int | None = None
-    outcome: str
-    reason: str | None = None
-    duration_ms: float
-    statement_count: int
-    request_id: str | None = None
-    statements: list[Statement] | None = None  # None: recorded with the X-ray off
-    changes: list[RowChange] | None = None
-
-
-class StatementPlan(BaseModel):
-    request_id: str
-    index: int
-    sql: str
-    plan: Any  # EXPLAIN (GENERIC_PLAN, FORMAT JSON): a list holding one {"Plan": {...}}
-
-
-def _typed(model: type[_Record], data: Any) -> _Record:
-    """An answer as its record; one that does not fit is an error a pane can show."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ApiError(
-            502, "Unexpected answer", f"{model.__name__}: {exc.error_count()} errors"
-        ) from None
 
 
 @dataclass(slots=True)
@@ -612,17 +542,25 @@ class ApiClient:
 
     # -- the X-ray ------------------------------------------------------------------------------
 
+    # The X-ray's records are Pydantic models, imported on the first look: building them was
+    # a tenth of the console's imports before its first frame.
+
     async def request_trace(self, request_id: str) -> RequestTrace:
-        return _typed(RequestTrace, await self.request("GET", f"/requests/{request_id}"))
+        from stackdeck.tui.xray_records import RequestTrace, typed
+
+        return typed(RequestTrace, await self.request("GET", f"/requests/{request_id}"))
 
     async def statement_plan(self, request_id: str, index: int) -> StatementPlan:
+        from stackdeck.tui.xray_records import StatementPlan, typed
+
         path = f"/requests/{request_id}/statements/{index}/plan"
-        return _typed(StatementPlan, await self.request("GET", path))
+        return typed(StatementPlan, await self.request("GET", path))
 
     async def transaction_detail(self, transaction_id: int) -> TransactionDetail:
-        return _typed(
-            TransactionDetail, await self.request("GET", f"/transactions/{transaction_id}")
-        )
+        from stackdeck.tui.xray_records import TransactionDetail, typed
+
+        path = f"/transactions/{transaction_id}"
+        return typed(TransactionDetail, await self.request("GET", path))
 
     # -- migrations -----------------------------------------------------------------------------
 

@@ -89,3 +89,5 @@ def test_with_api_url_nothing_of_the_backend_is_imported(
         m.removeprefix("stackdeck.backend") for m in modules if m.startswith("stackdeck.backend")
     }
     assert ours <= COMMAND_LINE, ours - COMMAND_LINE
+    # The X-ray's Pydantic records are built when the X-ray is first opened, not at launch.
+    assert "stackdeck.tui.xray_records" not in modules

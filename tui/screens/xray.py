@@ -8,7 +8,7 @@ a readable line if the backend cannot answer (an unknown request id, the X-ray o
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
@@ -20,16 +20,12 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, OptionList, Static, Tree
 from textual.widgets.option_list import Option
 
-from stackdeck.tui.client import (
-    ApiClient,
-    ApiError,
-    RowChange,
-    Statement,
-    StatementPlan,
-    TransactionDetail,
-)
+from stackdeck.tui.client import ApiClient, ApiError
 from stackdeck.tui.widgets.cells import cell, when
 from stackdeck.tui.widgets.pane import describe
+
+if TYPE_CHECKING:
+    from stackdeck.tui.xray_records import RowChange, Statement, StatementPlan, TransactionDetail
 
 SQL_WIDTH = 160  # characters of a statement shown in its row; the plan screen shows it whole
 
