@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
 
     from stackdeck.backend.settings import Settings
-    from stackdeck.tui.config import Config
+    from stackdeck.tui.config_model import Config
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -226,7 +226,8 @@ def read_console_config(explicit: str | None) -> tuple[Path, Config | None]:
 
 
 def show_config(explicit: str | None) -> int:
-    from stackdeck.tui.config import Config, ConfigError
+    from stackdeck.tui.config import ConfigError
+    from stackdeck.tui.config_model import Config
     from stackdeck.tui.main import show_config as lines_of
 
     try:
@@ -294,7 +295,7 @@ def console_setting(name: str) -> str | None:
 
 def console(args: argparse.Namespace) -> int:
     """The default: the console, on the embedded backend unless --api-url or --profile."""
-    from stackdeck.tui.config import Config, ConfigError, pick_profile, profile_token
+    from stackdeck.tui.config import ConfigError, pick_profile, profile_token
 
     # A broken file stops here, before anything starts: one line per mistake, exit 2.
     try:
@@ -302,6 +303,8 @@ def console(args: argparse.Namespace) -> int:
         if args.profile is not None:
             if args.api_url or args.token:
                 return _fail("--profile names its own backend: drop --api-url and --token")
+            from stackdeck.tui.config_model import Config
+
             profile = pick_profile(path, config or Config(), args.profile)
             args.api_url = profile.api_url
             args.token = profile_token(path, args.profile, profile)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import events, on, work
 from textual.app import ComposeResult, SystemCommand
@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Footer, Header, Tab, Tabs
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from stackdeck.tui.client import SCHEMA_NOT_READY, ApiClient, ApiError, RequestRecord, api_base
-from stackdeck.tui.config import Config, ConfigError, default_path, profile_token
+from stackdeck.tui.config import ConfigError, default_path, profile_token
 from stackdeck.tui.screens.confirm import ConfirmScreen
 from stackdeck.tui.screens.help import HelpScreen
 from stackdeck.tui.screens.migration import MigrationScreen
@@ -38,6 +38,9 @@ from stackdeck.tui.widgets.posts_pane import PostsPane
 from stackdeck.tui.widgets.status_bar import StatusBar
 from stackdeck.tui.widgets.transactions_pane import TransactionsPane
 from stackdeck.tui.widgets.users_pane import UsersPane
+
+if TYPE_CHECKING:
+    from stackdeck.tui.config_model import Config, Profile
 
 HERE = Path(__file__).parent
 NARROW = 110  # columns below which the panes become tabs
@@ -106,10 +109,10 @@ class StackdeckApp(TypeAheadApp[None]):
         `after_first_page` is called once the first users page (or its error) is on screen.
         `config` is the config file's (theme, keys, profiles); `profile` the one opened."""
         super().__init__()
-        self.config = config or Config()
+        self.config = config  # None: no file, the defaults (and no Pydantic to load)
         self.config_path = config_path
         self.profile = profile
-        self.keymap = self.config.effective_keymap()
+        self.keymap = config.effective_keymap() if config else {}
         self._armed_at: int | None = None  # the key press that armed gg's first g
         self._presses = 0
         self.client = client
@@ -128,8 +131,12 @@ class StackdeckApp(TypeAheadApp[None]):
         self._schema_from_health = False
         self.last_request: RequestRecord | None = None  # the status bar's, for `S`
         self._make_panes()
-        if self.config.theme:
-            self.theme = self.config.theme
+        if config is not None and config.theme:
+            self.theme = config.theme
+
+    @property
+    def profiles(self) -> dict[str, Profile]:
+        return self.config.profiles if self.config is not None else {}
 
     def _make_panes(self) -> None:
         self.users = UsersPane(self.client)
@@ -159,7 +166,7 @@ class StackdeckApp(TypeAheadApp[None]):
 
     def on_mount(self) -> None:
         self.set_keymap(self.keymap)
-        self.vim = self.config.vim
+        self.vim = self.config is not None and self.config.vim
         self._show_connection()
         self.client.listeners.append(self._on_request)
         self.users.table.focus()
@@ -167,6 +174,7 @@ class StackdeckApp(TypeAheadApp[None]):
             self._connected()
         else:
             self.users.show_message("starting the backend…")
+            self.call_after_refresh(self.client.prepare)  # while the backend starts
             self.wait_for_backend(self.starting)
 
     def _connected(self) -> None:
@@ -514,7 +522,7 @@ class StackdeckApp(TypeAheadApp[None]):
                     f"key {binding.key}",
                     partial(self.run_action, binding.action, owner),
                 )
-        for name, profile in sorted(self.config.profiles.items()):
+        for name, profile in sorted(self.profiles.items()):
             if name != self.profile:
                 mode = "read-only" if profile.read_only else "read-write"
                 yield SystemCommand(
@@ -532,7 +540,7 @@ class StackdeckApp(TypeAheadApp[None]):
 
     @work(exclusive=True, group="profile")
     async def switch_profile(self, name: str) -> None:
-        profile = self.config.profiles[name]
+        profile = self.profiles[name]
         try:
             token = profile_token(self.config_path or default_path(), name, profile)
         except ConfigError as error:

@@ -10,8 +10,10 @@ from a standby shows the console what it has just saved.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
+import sys
 import time
 import uuid
 from collections import deque
@@ -20,12 +22,35 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
-from httpx_sse import SSEError, aconnect_sse
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
+    import httpx
+    import httpx_sse
+
     from stackdeck.tui.xray_records import RequestTrace, StatementPlan, TransactionDetail
+
+
+def _lazy(name: str) -> ModuleType:
+    """`name`, run on its first attribute access (importlib's LazyLoader)."""
+    if (module := sys.modules.get(name)) is not None:
+        return module
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None, name
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+if not TYPE_CHECKING:
+    # httpx is a tenth of the console's imports and its first frame makes no request: it
+    # loads while the backend starts (ApiClient.prepare) or with the first request.
+    httpx = _lazy("httpx")
+    httpx_sse = _lazy("httpx_sse")
 
 _SERVER_TIMING = re.compile(r'dur=([\d.]+)(?:;desc="(\d+) statements")?')
 _WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
@@ -270,6 +295,10 @@ class ApiClient:
             )
         return self._http
 
+    def prepare(self) -> None:
+        """Load httpx and make the client now, ahead of the first request."""
+        self.http  # noqa: B018
+
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.aclose()
@@ -502,7 +531,7 @@ class ApiClient:
         # Heartbeats come every 15 s: a read timeout past that means the stream is dead.
         timeout = httpx.Timeout(self.timeout, read=40.0, connect=3.0)
         try:
-            async with aconnect_sse(
+            async with httpx_sse.aconnect_sse(
                 self.http, "GET", path, headers=headers, timeout=timeout
             ) as source:
                 response = source.response
@@ -536,7 +565,7 @@ class ApiClient:
                     except ValueError:
                         continue
                     yield StreamEvent(sse.id, sse.event, data)
-        except (httpx.HTTPError, SSEError) as exc:
+        except (httpx.HTTPError, httpx_sse.SSEError) as exc:
             detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             raise BackendUnreachable(detail) from None
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.binding import Binding
 from textual.theme import BUILTIN_THEMES
@@ -14,11 +15,14 @@ from textual.theme import BUILTIN_THEMES
 from stackdeck.backend import exits
 from stackdeck.tui.app import StackdeckApp
 from stackdeck.tui.client import ApiClient, api_base
-from stackdeck.tui.config import Config, load_config, render
+from stackdeck.tui.config import load_config, render
 from stackdeck.tui.screens.xray import RequestTraceScreen, TransactionScreen
 from stackdeck.tui.widgets.posts_pane import PostsPane
 from stackdeck.tui.widgets.transactions_pane import TransactionsPane
 from stackdeck.tui.widgets.users_pane import UsersPane
+
+if TYPE_CHECKING:
+    from stackdeck.tui.config_model import Config
 
 __all__ = ["api_base", "console_bindings", "read_config", "run_console", "show_config"]
 

@@ -15,7 +15,7 @@ from textual.widgets import OptionList
 from stackdeck.backend.launcher import BackendThread
 from stackdeck.tui.app import StackdeckApp
 from stackdeck.tui.client import ApiClient, api_base
-from stackdeck.tui.config import Config, Profile
+from stackdeck.tui.config_model import Config, Profile
 from stackdeck.tui.screens.form import FormScreen
 from stackdeck.tui.screens.help import HelpScreen
 from stackdeck.tui.screens.request_log import RequestLogScreen

@@ -6,15 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from stackdeck.tui.config import (
-    VIM_KEYMAP,
-    Config,
-    ConfigError,
-    config_path,
-    is_key,
-    pick_profile,
-    profile_token,
-)
+from stackdeck.tui.config import ConfigError, config_path, pick_profile, profile_token
+from stackdeck.tui.config_model import VIM_KEYMAP, Config, is_key
 from stackdeck.tui.main import console_bindings, read_config, show_config
 
 

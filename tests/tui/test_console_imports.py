@@ -89,5 +89,7 @@ def test_with_api_url_nothing_of_the_backend_is_imported(
         m.removeprefix("stackdeck.backend") for m in modules if m.startswith("stackdeck.backend")
     }
     assert ours <= COMMAND_LINE, ours - COMMAND_LINE
-    # The X-ray's Pydantic records are built when the X-ray is first opened, not at launch.
+    # Pydantic builds the X-ray's records when the X-ray is first opened, and the config
+    # file's schema when there is a file: a launch without one loads none of it.
     assert "stackdeck.tui.xray_records" not in modules
+    assert loaded(modules, ("pydantic", "pydantic_core")) == []
