@@ -9,8 +9,9 @@ from typing import Annotated, Literal
 import platformdirs
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+
+# SQLAlchemy (a tenth of a second) is imported where a URL is parsed: the console's embedded
+# backend builds Settings without one and starts PostgreSQL before the app's imports.
 
 MAX_WORKERS = 64
 _SYNC_DRIVERS = {"psycopg2", "pg8000", "psycopg", "psycopg2cffi", "pygresql", "py-postgresql"}
@@ -22,6 +23,9 @@ class ConfigError(ValueError):
 
 def normalize_database_url(url: str, setting: str = "STACKDECK_DATABASE_URL") -> str:
     """Return the URL with the asyncpg driver; refuse sync drivers and other databases."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -58,6 +62,9 @@ def is_loopback(host: str) -> bool:
 
 def mask_url(url: str) -> str:
     """The URL as it may be printed or logged: the password replaced by ***."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:

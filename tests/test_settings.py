@@ -119,3 +119,20 @@ def test_the_read_database_url_is_normalised_and_refused_like_the_database_url()
     assert "p@standby" not in repr(settings)
     with pytest.raises(ValidationError, match=r"STACKDECK_READ_DATABASE_URL uses the sync driver"):
         Settings(_env_file=None, read_database_url="postgresql+psycopg2://u:p@standby/app")
+
+
+def test_the_embedded_backends_settings_import_no_sqlalchemy(tmp_path: Path) -> None:
+    # The console's backend process starts PostgreSQL as soon as it has its settings, while
+    # the app's modules (SQLAlchemy among them) import: settings without a URL parse none.
+    script = (
+        "import sys\n"
+        "from stackdeck.backend.launcher import BackendThread\n"
+        "from stackdeck.backend.settings import Settings\n"
+        f"Settings(_env_file=None, data_dir={str(tmp_path)!r})\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sqlalchemy'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STACKDECK_")}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    assert result.stdout.strip() == "[]"

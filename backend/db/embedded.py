@@ -23,7 +23,6 @@ from typing import Any
 
 import psutil
 from pydantic import SecretStr
-from sqlalchemy.engine import make_url
 
 from stackdeck.backend import exits
 from stackdeck.backend.settings import Settings
@@ -90,6 +89,8 @@ class EmbeddedPostgres:
         return self.url(DATABASE)
 
     def url(self, database: str = DATABASE) -> str:
+        from sqlalchemy.engine import make_url  # see settings.py: not before PostgreSQL starts
+
         raw = self._server.get_uri(database=database)
         return make_url(raw).set(drivername="postgresql+asyncpg").render_as_string(False)
 
