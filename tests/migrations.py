@@ -18,14 +18,15 @@ from tests.pg import asyncpg_dsn
 from tests.processes import REPO_ROOT
 
 PRE_DRAFTS = "0005_idempotency_keys"  # below it, posts have no published column
-HEAD = "0008_sort_indexes"
-BELOW_HEAD = "0007_xray"
+HEAD = "0009_cheap_length_checks"
+BELOW_HEAD = "0008_sort_indexes"
 HISTORY = [
     "0001_users",
     "0002_posts",
     "0003_transaction_log",
     PRE_DRAFTS,
     "0006_posts_published",
+    "0007_xray",
     BELOW_HEAD,
     HEAD,
 ]

@@ -72,6 +72,7 @@ async def test_posts_filter_by_user_and_page_by_keyset(client: httpx.AsyncClient
         {"title": ""},
         {"title": "x" * 201},
         {"title": "ok", "body": "x" * 50_001},
+        {"title": "ok", "body": "é" * 50_001},
         {"title": "ok", "body": "nul\x00"},
         {"title": "ok", "user_id": 0},
     ],

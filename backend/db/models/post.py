@@ -32,8 +32,18 @@ BODY_MAX = 50_000
 class Post(Base):
     __tablename__ = "posts"
     __table_args__ = (
-        CheckConstraint(f"char_length(title) BETWEEN 1 AND {TITLE_MAX}", name="title_length"),
-        CheckConstraint(f"char_length(body) <= {BODY_MAX}", name="body_length"),
+        # Bytes first (migration 0009): octet_length is the stored size, char_length walks the
+        # string. A value is never longer in characters than in bytes and the OR stops at its
+        # first true test, so only a value over the limit in bytes has its characters counted.
+        CheckConstraint(
+            "title <> '' AND "
+            f"(octet_length(title) <= {TITLE_MAX} OR char_length(title) <= {TITLE_MAX})",
+            name="title_length",
+        ),
+        CheckConstraint(
+            f"octet_length(body) <= {BODY_MAX} OR char_length(body) <= {BODY_MAX}",
+            name="body_length",
+        ),
     )
     __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 (SQLAlchemy reads it as is)
 

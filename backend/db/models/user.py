@@ -26,8 +26,11 @@ EMAIL_MAX = 320
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
+        # Bytes first, as on posts (migration 0009); btrim(name) <> '' means non-empty too.
         CheckConstraint(
-            f"char_length(name) BETWEEN 1 AND {NAME_MAX} AND btrim(name) <> ''", name="name_length"
+            "btrim(name) <> '' AND "
+            f"(octet_length(name) <= {NAME_MAX} OR char_length(name) <= {NAME_MAX})",
+            name="name_length",
         ),
     )
     __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 (SQLAlchemy reads it as is)
