@@ -18,7 +18,7 @@ from tests.pg import asyncpg_dsn
 from tests.processes import REPO_ROOT
 
 PRE_DRAFTS = "0005_idempotency_keys"  # below it, posts have no published column
-HEAD = "0009_cheap_length_checks"
+HEAD = "0009_length_checks"
 BELOW_HEAD = "0008_sort_indexes"
 HISTORY = [
     "0001_users",

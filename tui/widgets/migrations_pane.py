@@ -72,11 +72,12 @@ class MigrationsPane(Pane):
     def _fill(self, state: dict[str, Any]) -> None:
         pending = int(state.get("pending", 0))
         at_head = bool(state.get("at_head"))
+        # At head the head is the current revision: named once, so the line fits the pane.
+        head = () if at_head else (("   head ", "dim"), (_revs(state.get("heads")), "bold"))
         summary = Text.assemble(
             ("current ", "dim"),
             (_revs(state.get("current")), "bold"),
-            ("   head ", "dim"),
-            (_revs(state.get("heads")), "bold"),
+            *head,
             ("   ", ""),
             ("at head" if at_head else f"{pending} pending — press m", "bold"),
         )

@@ -16,7 +16,7 @@ transaction (see env.py), so the ACCESS EXCLUSIVE lock that the ALTER takes is h
 the run commits anyway, and each VALIDATE would scan the table again. The downgrade puts the
 old expressions back the same way.
 
-Revision ID: 0009_cheap_length_checks
+Revision ID: 0009_length_checks
 Revises: 0008_sort_indexes
 Create Date: 2026-12-02 04:00:00
 """
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0009_cheap_length_checks"
+revision: str = "0009_length_checks"
 down_revision: str | Sequence[str] | None = "0008_sort_indexes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
