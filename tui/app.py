@@ -171,7 +171,8 @@ class StackdeckApp(TypeAheadApp[None]):
         self.client.listeners.append(self._on_request)
         self.users.table.focus()
         if self.starting is None:
-            self._connected()
+            # First the frame, then the requests: the first one loads httpx (ApiClient).
+            self.call_after_refresh(self._connected)
         else:
             self.users.show_message("starting the backend…")
             self.call_after_refresh(self.client.prepare)  # while the backend starts
