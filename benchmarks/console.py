@@ -138,6 +138,9 @@ def first_paint(repetitions: int) -> dict[str, float]:
         env.update({"STACKDECK_DATA_DIR": str(data_dir), "TERM": "xterm-256color"})
         tmux = ["tmux", "-L", f"stackdeck-bench-{uuid.uuid4().hex[:6]}"]
         floor_app = f"{sys.executable} -m benchmarks.floor_app"
+        # A session of its own keeps the tmux server up between launches: a launch's new
+        # session could otherwise reach the server its predecessor's kill was shutting down.
+        subprocess.run([*tmux, "new-session", "-d", "-s", "keep", "sleep 3600"], check=True)
         try:
             for _ in range(repetitions):
                 [word] = _launch(tmux, env, floor_app, ("floor",))
