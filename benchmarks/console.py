@@ -140,7 +140,10 @@ def first_paint(repetitions: int) -> dict[str, float]:
         floor_app = f"{sys.executable} -m benchmarks.floor_app"
         # A session of its own keeps the tmux server up between launches: a launch's new
         # session could otherwise reach the server its predecessor's kill was shutting down.
-        subprocess.run([*tmux, "new-session", "-d", "-s", "keep", "sleep 3600"], check=True)
+        # (Started with `env`: the server's environment is every later session's.)
+        subprocess.run(
+            [*tmux, "new-session", "-d", "-s", "keep", "sleep 3600"], env=env, check=True
+        )
         try:
             for _ in range(repetitions):
                 [word] = _launch(tmux, env, floor_app, ("floor",))
