@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(slots=True)
-class StatementTrace:
-    """One statement as the X-ray shows it: the SQL as sent (placeholders, never a value)."""
+class StatementTrace(NamedTuple):
+    """One statement as the X-ray shows it: the SQL as sent (placeholders, never a value).
+
+    A tuple of atoms, which the cyclic collector stops tracking: a process keeps thousands of
+    them (services/xray.py), and as tracked objects every full collection walked them all.
+    """
 
     sql: str
     duration_ms: float

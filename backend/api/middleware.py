@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from datetime import UTC, datetime
 
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -71,7 +72,8 @@ class RequestContextMiddleware:
                         scope["path"],
                         status,
                         (time.perf_counter() - started) * 1000,
-                        metrics.trace,
+                        tuple(metrics.trace),
+                        datetime.now(UTC),
                     )
                 )
 
