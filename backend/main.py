@@ -68,11 +68,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if read_url is not None:
             log.info("reads: on the standby %s", mask_url(read_url))
         hub = EventHub(settings.stream_queue_size)
+
+        def publish_if_subscribed(payload: str) -> None:
+            # Parsed only for someone (it was a write's fiftieth of CPU): a stream subscribes
+            # before it replays the table, so what arrived before it is in what it replays.
+            if hub.subscriber_count:
+                hub.publish(event_from_payload(payload))
+
         listener = Listener(
             # LISTEN holds a session: never through a transaction pooler.
             settings.direct_database_url_value() or url,
             CHANNEL,
-            on_payload=lambda payload: hub.publish(event_from_payload(payload)),
+            on_payload=publish_if_subscribed,
             on_reconnect=hub.resync_all,
             also={LOOKUP_CHANNEL: traces.asked},
         )

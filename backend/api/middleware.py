@@ -87,12 +87,13 @@ def _incoming_request_id(scope: Scope) -> str | None:
 
 
 class BodyLimitMiddleware:
-    """Refuse a body over the limit; a request that declares no body passes straight on.
+    """Refuse a body over the limit; a body of a declared length under it passes straight on.
 
     A declared Content-Length over the limit is answered (problem+json) before anything is
-    read. Chunked bodies are counted as they arrive by Starlette's RequestBodyLimitMiddleware
-    (its 413 reaches our problem handler); it wraps receive and send, so the reads, which
-    carry no body, skip it.
+    read; under it, the server reads no more than the length declared, so nothing needs
+    counting. Chunked bodies declare no length: Starlette's RequestBodyLimitMiddleware counts
+    them as they arrive (its 413 reaches our problem handler). It wraps receive and send, so
+    everything else skips it.
     """
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
@@ -104,7 +105,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        has_body = False
+        chunked = False
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if value.isdigit() and int(value) > self.max_body_bytes:
@@ -113,7 +114,6 @@ class BodyLimitMiddleware:
                     )
                     await response(scope, receive, send)
                     return
-                has_body = value != b"0"
             elif name == b"transfer-encoding":
-                has_body = True
-        await (self.counted if has_body else self.app)(scope, receive, send)
+                chunked = True
+        await (self.counted if chunked else self.app)(scope, receive, send)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncpg
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from stackdeck.backend.db.connections import LOST_PREPARED_STATEMENT, POOLER_MISMATCH
@@ -27,8 +27,14 @@ def sqlstate(exc: BaseException) -> str | None:
     return str(code) if code else None
 
 
+# A violated constraint: SQLAlchemy's wrapping of it, or asyncpg's own from the statements
+# run on the driver (db/reads.py, db/in_transaction.py).
+INTEGRITY_ERRORS = (IntegrityError, asyncpg.IntegrityConstraintViolationError)
+
+
 def constraint_name(exc: BaseException) -> str | None:
-    cause = getattr(getattr(exc, "orig", None), "__cause__", None)
+    orig = getattr(exc, "orig", None)
+    cause = exc if orig is None else getattr(orig, "__cause__", None)
     name = getattr(cause, "constraint_name", None)
     return str(name) if name else None
 
@@ -39,6 +45,10 @@ def infrastructure_error(exc: BaseException) -> DomainError | None:
         return Unavailable("no database connection became free in time; retry shortly")
     if isinstance(exc, (OSError, ConnectionError)):
         return Unavailable("the database is unreachable; retry shortly")
+    if isinstance(exc, asyncpg.InternalClientError):
+        # A statement sent as the server's error was arriving on a connection it was ending
+        # (a restart): the connection is gone, as far as this request is concerned.
+        return _lost()
     if isinstance(exc, asyncpg.InterfaceError):
         # The read pool runs asyncpg unwrapped. Its plain InterfaceError is a connection
         # closed under it; its ValueError kind, a parameter it could not encode.

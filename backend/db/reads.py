@@ -140,6 +140,7 @@ class ReadPool:
         try:
             yield Reader(connection)
         except Exception as exc:
+            _end_if_stuck(connection, exc)
             if standby is not None and pool is standby.pool and is_connection_failure(exc):
                 standby.mark_down()  # the next read goes to the primary, not here again
             raise
@@ -155,6 +156,9 @@ class ReadPool:
         connection = await self._acquire()
         try:
             return str(await connection.fetchval(_WAL_POSITION))
+        except Exception as exc:
+            _end_if_stuck(connection, exc)
+            raise
         finally:
             await self.pool.release(connection)
 
@@ -173,6 +177,13 @@ class ReadPool:
         if self.standby is not None:
             await self.standby.close()
         await self.pool.close()
+
+
+def _end_if_stuck(connection: asyncpg.Connection, exc: Exception) -> None:
+    # A statement sent while the server's error was arriving on a connection it was ending (a
+    # restart) leaves asyncpg's protocol mid-error: the pool opens a new one in its place.
+    if isinstance(exc, asyncpg.InternalClientError):
+        connection.terminate()
 
 
 async def _create_pool(url: str, settings: Settings) -> asyncpg.Pool:

@@ -10,7 +10,6 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     DateTime,
-    RowMapping,
     String,
     Table,
     bindparam,
@@ -24,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
+from stackdeck.backend.db.in_transaction import in_transaction
 from stackdeck.backend.db.models import Post, User
 from stackdeck.backend.db.reads import Reader, ReadStatement, Record
 from stackdeck.backend.repositories.keyset import csv_chunk, csv_instant, keyset_page
@@ -48,11 +48,12 @@ class UsersRepository:
             stmt = stmt.options(joinedload(User.posts))
         return (await self.session.scalars(stmt)).unique().one_or_none()
 
-    async def insert(self, name: str, email: str) -> RowMapping:
+    async def insert(self, name: str, email: str) -> Record:
         """Insert one user; the new row as the API shows it (no ORM object: a create needs
-        none, and the unit-of-work flush cost a write more than its SQL did)."""
-        result = await self.session.execute(_INSERT_USER, {"name": name, "email": email})
-        return result.one()._mapping
+        none, and the unit-of-work flush cost a write more than its SQL did), on the
+        write's own connection (db/in_transaction.py)."""
+        statements = await in_transaction(self.session)
+        return (await statements.fetch(_INSERT_USER, name=name, email=email))[0]
 
     async def insert_new(self, rows: list[dict[str, str]]) -> dict[str, int]:
         """Insert the users whose email is free; lower(email) -> id of those inserted.
@@ -91,7 +92,11 @@ USER_COLUMNS = (
 
 
 # The defaults (id, timestamps, post_count 0) come back from the server with the row.
-_INSERT_USER = _users.insert().returning(*USER_COLUMNS)
+_INSERT_USER = ReadStatement.compile(
+    _users.insert()
+    .values(name=bindparam("name"), email=bindparam("email"))
+    .returning(*USER_COLUMNS)
+)
 
 
 def _quoted(column: str) -> str:

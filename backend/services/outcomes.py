@@ -13,8 +13,11 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from stackdeck.backend.db.in_transaction import in_transaction
+from stackdeck.backend.db.reads import ReadStatement
 
 CHANNEL = "stackdeck_transactions"
 # Any fixed bigint; it only has to differ from the other advisory locks the app takes.
@@ -38,7 +41,7 @@ _RECORD = text(
     )
     SELECT entry.id, pg_notify(:channel, row_to_json(entry)::text) FROM entry
     """
-).bindparams(bindparam("lock_key", LOG_LOCK_KEY), bindparam("channel", CHANNEL))
+)
 
 # With the X-ray: the statements the transaction ran, and the rows its triggers collected
 # (taken out of xray_changes, in the order they changed); the NOTIFY payload leaves both
@@ -67,7 +70,9 @@ _RECORD_XRAY = text(
     SELECT entry.id, pg_notify(:channel, (to_jsonb(entry) - 'statements' - 'changes')::text)
     FROM entry
     """
-).bindparams(bindparam("lock_key", LOG_LOCK_KEY), bindparam("channel", CHANNEL))
+)
+# Run on the write's own connection (db/in_transaction.py): every write sends one.
+_RECORD_SQL, _RECORD_XRAY_SQL = map(ReadStatement.compile, (_RECORD, _RECORD_XRAY))
 
 Result = Literal["committed", "rolled_back"]
 
@@ -89,18 +94,19 @@ class OutcomeRecord:
 async def record_outcome(db: AsyncSession | AsyncConnection, record: OutcomeRecord) -> int:
     """Insert the record in the caller's open transaction and notify listeners; its id."""
     xray = record.statements is not None
-    result = await db.execute(
-        _RECORD_XRAY if xray else _RECORD,
-        {
-            "operation": record.operation,
-            "entity": record.entity,
-            "entity_id": record.entity_id,
-            "outcome": record.outcome,
-            "reason": (record.reason or None) and record.reason[:300],
-            "duration_ms": round(record.duration_ms, 3),
-            "statement_count": record.statement_count,
-            "request_id": record.request_id,
-            **({"statements": json.dumps(record.statements)} if xray else {}),
-        },
+    statements = await in_transaction(db)
+    rows = await statements.fetch(
+        _RECORD_XRAY_SQL if xray else _RECORD_SQL,
+        lock_key=LOG_LOCK_KEY,
+        channel=CHANNEL,
+        operation=record.operation,
+        entity=record.entity,
+        entity_id=record.entity_id,
+        outcome=record.outcome,
+        reason=(record.reason or None) and record.reason[:300],
+        duration_ms=round(record.duration_ms, 3),
+        statement_count=record.statement_count,
+        request_id=record.request_id,
+        **({"statements": json.dumps(record.statements)} if xray else {}),
     )
-    return int(result.scalar_one())
+    return int(rows[0]["id"])

@@ -149,6 +149,7 @@ class UnitOfWork:
             OSError,
             asyncpg.PostgresError,
             asyncpg.InterfaceError,
+            asyncpg.InternalClientError,
             Unavailable,
         ) as exc:
             # The write did commit; its answer goes out without the header.
@@ -158,6 +159,6 @@ class UnitOfWork:
         try:
             async with self.session.begin():
                 await record_outcome(self.session, record)
-        except (SQLAlchemyError, OSError) as exc:
+        except (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             # The database may be the reason for the rollback; the caller still gets the error.
             log.warning("could not record rolled-back %s: %s", record.operation, type(exc).__name__)

@@ -6,11 +6,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from stackdeck.backend.db.errors import UNIQUE_VIOLATION, constraint_name, sqlstate
+from stackdeck.backend.db.errors import (
+    INTEGRITY_ERRORS,
+    UNIQUE_VIOLATION,
+    constraint_name,
+    sqlstate,
+)
 from stackdeck.backend.db.reads import ReadPool, Record
 from stackdeck.backend.errors import Conflict, NotFound
 from stackdeck.backend.repositories.posts import PostsRepository
@@ -39,7 +43,7 @@ from stackdeck.backend.services.paging import (
 from stackdeck.backend.services.unit_of_work import Outcome, UnitOfWork
 
 
-def email_conflict(exc: IntegrityError, email: str | None) -> Exception:
+def email_conflict(exc: Exception, email: str | None) -> Exception:
     """The unique index on lower(email) becomes a Conflict; anything else stays as it is."""
     if sqlstate(exc) == UNIQUE_VIOLATION and constraint_name(exc) == "uq_users_email_lower":
         return Conflict(f"email already exists: {email}" if email else "email already exists")
@@ -185,7 +189,7 @@ class UsersService:
         async def work(outcome: Outcome) -> UserRead:
             try:
                 row = await self.users.insert(data.name, data.email)
-            except IntegrityError as exc:
+            except INTEGRITY_ERRORS as exc:
                 raise email_conflict(exc, data.email) from None
             outcome.entity_id = row["id"]
             return UserRead.model_validate(dict(row))
@@ -204,7 +208,7 @@ class UsersService:
                 setattr(user, name, value)
             try:
                 await self.users.session.flush()
-            except IntegrityError as exc:
+            except INTEGRITY_ERRORS as exc:
                 raise email_conflict(exc, changes.get("email")) from None
             except StaleDataError:
                 # Deleted by a concurrent request between our read and our update.
