@@ -9,6 +9,9 @@ parsed is a 422; bytes that are not UTF-8 (or nest too deep to parse) are a 400.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +22,7 @@ import pytest
 import pytest_asyncio
 
 from stackdeck.backend.main import create_app
-from tests.conftest import make_settings
+from tests.conftest import LiveServer, make_settings
 from tests.helpers import serving
 from tests.pg import PgCluster, asyncpg_dsn
 
@@ -318,6 +321,42 @@ async def test_chunked_body_over_the_limit_is_413_over_real_http(
     # Under the limit, chunked is fine.
     small = live_client.build_request("POST", "/posts", content=chunks(40_000, 1000), headers=JSON)
     assert (await live_client.send(small)).status_code == 201
+
+
+async def test_a_body_past_its_content_length_never_reaches_the_app(
+    live_server: LiveServer, live_client: httpx.AsyncClient
+) -> None:
+    """The body limit counts only chunked bodies: with a Content-Length the server reads
+    that many bytes as the body and no more. What follows them is the next request (here
+    not one)."""
+    body = b'{"name": "Ada", "email": "ada@example.com"}'
+    host, port = live_server.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(
+            b"POST /api/v1/users HTTP/1.1\r\n"
+            + f"Host: {host}:{port}\r\n".encode()
+            + b"Content-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+            + b"x" * 2 * MiB
+        )
+        answers = b""
+        # The server may reset the connection over the bytes it never read.
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+            while chunk := await asyncio.wait_for(reader.read(65536), timeout=10):
+                answers += chunk
+    finally:
+        writer.close()
+    # Either the declared bytes were the request (201) or uvicorn refused what followed them
+    # before the app answered (400); never the app reading past them (413, or 422 for JSON
+    # with 2 MiB after it).
+    statuses = re.findall(rb"HTTP/1.1 (\d{3}) ", answers)
+    assert set(statuses) <= {b"201", b"400"}, answers[:200]
+    users = (await live_client.get("/users")).json()["items"]
+    assert [u["email"] for u in users] in ([], ["ada@example.com"])
+    assert (await live_client.get("/health")).status_code == 200
 
 
 @pytest.mark.parametrize(
