@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncpg
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from stackdeck.backend.db.connections import LOST_PREPARED_STATEMENT, POOLER_MISMATCH
@@ -26,6 +26,17 @@ def sqlstate(exc: BaseException) -> str | None:
     code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     return str(code) if code else None
 
+
+# What a failing database raises, wrapped by SQLAlchemy or from asyncpg directly (the read
+# pool, db/in_transaction.py): the unit of work's best-effort steps swallow these, and only
+# these.
+DATABASE_FAILURES = (
+    SQLAlchemyError,
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 
 # A violated constraint: SQLAlchemy's wrapping of it, or asyncpg's own from the statements
 # run on the driver (db/reads.py, db/in_transaction.py).

@@ -15,12 +15,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-import asyncpg
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stackdeck.backend.db.errors import infrastructure_error
+from stackdeck.backend.db.errors import DATABASE_FAILURES, infrastructure_error
 from stackdeck.backend.db.reads import ReadPool
 from stackdeck.backend.errors import DomainError, Unavailable
 from stackdeck.backend.metrics import current_metrics
@@ -144,14 +142,7 @@ class UnitOfWork:
             async with self.session.begin():
                 await self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
                 metrics.commit_lsn = await self.session.scalar(_COMMIT_LSN)
-        except (
-            SQLAlchemyError,
-            OSError,
-            asyncpg.PostgresError,
-            asyncpg.InterfaceError,
-            asyncpg.InternalClientError,
-            Unavailable,
-        ) as exc:
+        except (*DATABASE_FAILURES, Unavailable) as exc:
             # The write did commit; its answer goes out without the header.
             log.warning("could not read the commit LSN: %s", type(exc).__name__)
 
@@ -159,6 +150,6 @@ class UnitOfWork:
         try:
             async with self.session.begin():
                 await record_outcome(self.session, record)
-        except (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except DATABASE_FAILURES as exc:
             # The database may be the reason for the rollback; the caller still gets the error.
             log.warning("could not record rolled-back %s: %s", record.operation, type(exc).__name__)

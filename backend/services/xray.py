@@ -52,8 +52,8 @@ _PLAN = text("SELECT xray_generic_plan(:statement)")
 class RequestTrace(NamedTuple):
     """One answered request and its statements. Immutable tuples of atoms throughout, so the
     cyclic collector stops tracking the thousands a process keeps: as tracked objects (a
-    dataclass and a list each) every full collection walked them, a sixth of a read's CPU
-    under load and most of its p99 over the limit's (benchmarks, issue 17)."""
+    dataclass and a list each) every full collection walked them: an eighth of a read's CPU
+    under load (benchmarks/cpu.py, issue 17)."""
 
     request_id: str
     method: str
