@@ -61,3 +61,52 @@ def test_unusable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert f"cannot use data dir {not_a_dir}" in result.stderr
+
+
+# In a fresh interpreter: what the start imports, and where its URL leads.
+START_ALONE = """
+import asyncio, sys
+from pathlib import Path
+from stackdeck.backend.db.embedded import EmbeddedPostgres
+
+server = EmbeddedPostgres(Path(sys.argv[1]))
+url = server.start()
+try:
+    print(sorted(name for name in sys.modules if name.partition(".")[0] == "sqlalchemy"))
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    async def where() -> str:
+        conn = await asyncpg.connect(
+            host=parsed.query["host"], user=parsed.username, database=parsed.database
+        )
+        try:
+            return await conn.fetchval("SELECT current_database()")
+        finally:
+            await conn.close()
+    print(parsed.drivername, asyncio.run(where()))
+finally:
+    server.stop()
+"""
+
+
+def test_the_start_imports_no_sqlalchemy_and_its_url_reaches_the_server(
+    pg_data_dir: Path,
+) -> None:
+    """PostgreSQL starts on a thread while the main thread imports the app, SQLAlchemy with
+    it; two threads importing one package at once can leave one of them a half-built module
+    (an ImportError that stopped a launch now and then), so the start imports none of it.
+    Its URL still leads to the server from a data dir whose path needs quoting. (pgserver
+    itself cannot start one whose path holds a space.)"""
+    data_dir = pg_data_dir / "data+dir"  # "+" is a space to a query string, unquoted
+    result = subprocess.run(
+        [sys.executable, "-c", START_ALONE, str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    imported, reached = result.stdout.splitlines()
+    assert imported == "[]"
+    assert reached == "postgresql+asyncpg stackdeck"

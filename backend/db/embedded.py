@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import psutil
 from pydantic import SecretStr
@@ -89,10 +90,13 @@ class EmbeddedPostgres:
         return self.url(DATABASE)
 
     def url(self, database: str = DATABASE) -> str:
-        from sqlalchemy.engine import make_url  # see settings.py: not before PostgreSQL starts
-
-        raw = self._server.get_uri(database=database)
-        return make_url(raw).set(drivername="postgresql+asyncpg").render_as_string(False)
+        # The standard library's, not SQLAlchemy's make_url: this runs on the thread that
+        # starts PostgreSQL while the main thread imports the app, and a package two threads
+        # import at once can reach one of them half-built (seen: "cannot import name
+        # 'AdaptedConnection' from partially initialized module 'sqlalchemy.engine'").
+        raw = self._server.get_uri(database=database, driver="asyncpg")
+        base, _, socket_dir = raw.partition("?host=")  # pgserver's form for a socket
+        return f"{base}?{urlencode({'host': socket_dir})}" if socket_dir else base
 
     def psql(self, sql: str) -> str:
         return str(self._server.psql(sql))
