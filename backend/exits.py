@@ -23,7 +23,6 @@ app it quits must be gone within `QUIT_GRACE`, or it is stuck, and the watchdog 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import sys
@@ -140,6 +139,8 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     """`asyncio.run` for a command: a signal cancels the main task, so its clean-up runs at
     an await, where async clean-up works (not from whatever frame the signal cut into: a
     driver's callback, the loop's own code), and `Signalled` follows once the loop is closed."""
+    import asyncio  # here: `stackdeck` imports this module before it spawns its backend
+
     received: list[int] = []
 
     async def cancellable() -> T:
