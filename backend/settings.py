@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import shlex
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -19,6 +20,19 @@ _SYNC_DRIVERS = {"psycopg2", "pg8000", "psycopg", "psycopg2cffi", "pygresql", "p
 
 class ConfigError(ValueError):
     """A setting that cannot work; its message is one line that names the fix."""
+
+
+def shell_safe(path: Path) -> bool:
+    """A path a shell reads as written (letters, digits and @%+=:,./-_): the only kind the
+    embedded PostgreSQL can start in (db/embedded.py)."""
+    return shlex.quote(str(path)) == str(path)
+
+
+def default_data_dir() -> Path:
+    """The platform's data dir for stackdeck, unless a shell would misread its path (macOS's
+    "Application Support" has a space): ~/.local/share/stackdeck then, as on Linux."""
+    path = platformdirs.user_data_path("stackdeck")
+    return path if shell_safe(path) else Path.home() / ".local" / "share" / "stackdeck"
 
 
 def normalize_database_url(url: str, setting: str = "STACKDECK_DATABASE_URL") -> str:
@@ -102,7 +116,7 @@ class Settings(BaseSettings):
     # before the primary answers it instead.
     replica_wait_ms: int = Field(default=1_000, ge=0)
     data_dir: Path = Field(
-        default_factory=lambda: platformdirs.user_data_path("stackdeck"),
+        default_factory=default_data_dir,
         description="where the embedded PostgreSQL keeps its data",
     )
     host: str = Field(default="127.0.0.1", description="address to bind; loopback by default")

@@ -8,7 +8,10 @@ import sys
 from pathlib import Path
 
 import httpx
+import platformdirs
+import pytest
 
+from stackdeck.backend.settings import default_data_dir
 from tests.processes import REPO_ROOT, backend_process
 
 
@@ -110,3 +113,34 @@ def test_the_start_imports_no_sqlalchemy_and_its_url_reaches_the_server(
     imported, reached = result.stdout.splitlines()
     assert imported == "[]"
     assert reached == "postgresql+asyncpg stackdeck"
+
+
+def test_a_data_dir_a_shell_would_misread_is_a_clear_error(tmp_path: Path) -> None:
+    """pg_ctl starts PostgreSQL through a shell, with the socket dir (the data dir) unquoted:
+    such a path would fail with nothing but pg_ctl's exit status, so it is refused first."""
+    spaced = tmp_path / "Application Support"
+    env = {k: v for k, v in os.environ.items() if k != "STACKDECK_DATABASE_URL"}
+    result = subprocess.run(
+        [sys.executable, "-m", "stackdeck.backend.cli", "serve", "--data-dir", str(spaced)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"cannot use data dir {spaced}: the embedded PostgreSQL cannot start" in result.stderr
+    assert not (spaced / "pgdata" / "PG_VERSION").exists()  # nothing half-made left behind
+
+
+def test_the_default_data_dir_is_one_postgresql_can_start_in(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # platformdirs' answer on macOS, where the default would otherwise never start.
+    mac = tmp_path / "Library" / "Application Support" / "stackdeck"
+    monkeypatch.setattr(platformdirs, "user_data_path", lambda name: mac)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert default_data_dir() == tmp_path / ".local" / "share" / "stackdeck"
+    linux = tmp_path / ".local" / "share" / "stackdeck"
+    monkeypatch.setattr(platformdirs, "user_data_path", lambda name: linux)
+    assert default_data_dir() == linux

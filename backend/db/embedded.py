@@ -26,7 +26,7 @@ import psutil
 from pydantic import SecretStr
 
 from stackdeck.backend import exits
-from stackdeck.backend.settings import Settings
+from stackdeck.backend.settings import Settings, shell_safe
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,14 @@ class EmbeddedPostgres:
             ) from None
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise EmbeddedDatabaseError(f"data dir {self.data_dir} is not a directory")
+        if not shell_safe(self.pgdata):
+            # pgserver hands the socket dir (the data dir) to pg_ctl unquoted, and pg_ctl to
+            # a shell: a space or a quote in it and PostgreSQL never starts.
+            raise EmbeddedDatabaseError(
+                f"cannot use data dir {self.data_dir}: the embedded PostgreSQL cannot start in "
+                "a path with spaces, quotes or other shell characters; set STACKDECK_DATA_DIR "
+                "to one without"
+            )
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver falls back to /tmp.
             warnings.simplefilter("ignore")
