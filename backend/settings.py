@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-import shlex
+import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -22,10 +22,17 @@ class ConfigError(ValueError):
     """A setting that cannot work; its message is one line that names the fix."""
 
 
+# What a POSIX shell would not read as part of a word (besides whitespace).
+_SHELL_SPECIAL = frozenset("'\"\\`$&|;<>()*?[]{}#~!")
+
+
 def shell_safe(path: Path) -> bool:
-    """A path a shell reads as written (letters, digits and @%+=:,./-_): the only kind the
-    embedded PostgreSQL can start in (db/embedded.py)."""
-    return shlex.quote(str(path)) == str(path)
+    """A path a shell reads as written (no whitespace, quote or other shell character; any
+    letter, of any script, is fine): the only kind the embedded PostgreSQL can start in on
+    a POSIX system (db/embedded.py). Windows starts it without a shell."""
+    if sys.platform == "win32":
+        return True
+    return not any(char.isspace() or char in _SHELL_SPECIAL for char in str(path))
 
 
 def default_data_dir() -> Path:
