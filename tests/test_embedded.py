@@ -50,12 +50,12 @@ def test_serve_on_embedded_postgres_keeps_data_between_runs(
         assert [u["email"] for u in users] == ["ada@example.com"]
 
 
-def test_unusable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
-    not_a_dir = tmp_path / "file"
-    not_a_dir.write_text("I am a file")
+def serve_refused(data_dir: Path) -> str:
+    """`stackdeck serve` on the embedded PostgreSQL in `data_dir`, which must refuse it in
+    one line: exit 2, no traceback. Its stderr."""
     env = {k: v for k, v in os.environ.items() if k != "STACKDECK_DATABASE_URL"}
     result = subprocess.run(
-        [sys.executable, "-m", "stackdeck.backend.cli", "serve", "--data-dir", str(not_a_dir)],
+        [sys.executable, "-m", "stackdeck.backend.cli", "serve", "--data-dir", str(data_dir)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -63,7 +63,13 @@ def test_unusable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert f"cannot use data dir {not_a_dir}" in result.stderr
+    return result.stderr
+
+
+def test_unusable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("I am a file")
+    assert f"cannot use data dir {not_a_dir}" in serve_refused(not_a_dir)
 
 
 # In a fresh interpreter: what the start imports, and where its URL leads.
@@ -121,18 +127,9 @@ def test_a_data_dir_a_shell_would_misread_is_a_clear_error(tmp_path: Path) -> No
     """pg_ctl starts PostgreSQL through a shell, with the socket dir (the data dir) unquoted:
     such a path would fail with nothing but pg_ctl's exit status, so it is refused first."""
     spaced = tmp_path / "Application Support"
-    env = {k: v for k, v in os.environ.items() if k != "STACKDECK_DATABASE_URL"}
-    result = subprocess.run(
-        [sys.executable, "-m", "stackdeck.backend.cli", "serve", "--data-dir", str(spaced)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    assert f"cannot use data dir {spaced}: the embedded PostgreSQL cannot start" in result.stderr
-    assert not (spaced / "pgdata" / "PG_VERSION").exists()  # nothing half-made left behind
+    said = serve_refused(spaced)
+    assert f"cannot use data dir {spaced}: the embedded PostgreSQL cannot start" in said
+    assert not spaced.exists()  # refused before anything is made there
 
 
 def test_the_default_data_dir_is_one_postgresql_can_start_in(

@@ -54,6 +54,14 @@ class EmbeddedPostgres:
         self._forget_last_resort: Callable[[], None] | None = None
 
     def start(self) -> str:
+        if not shell_safe(self.pgdata):
+            # pgserver hands the socket dir (the data dir) to pg_ctl unquoted, and pg_ctl to
+            # a shell: a space or a quote in it and PostgreSQL never starts.
+            raise EmbeddedDatabaseError(
+                f"cannot use data dir {self.data_dir}: the embedded PostgreSQL cannot start in "
+                "a path with spaces, quotes or other shell characters; set STACKDECK_DATA_DIR "
+                "to one without"
+            )
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -63,14 +71,6 @@ class EmbeddedPostgres:
             ) from None
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise EmbeddedDatabaseError(f"data dir {self.data_dir} is not a directory")
-        if not shell_safe(self.pgdata):
-            # pgserver hands the socket dir (the data dir) to pg_ctl unquoted, and pg_ctl to
-            # a shell: a space or a quote in it and PostgreSQL never starts.
-            raise EmbeddedDatabaseError(
-                f"cannot use data dir {self.data_dir}: the embedded PostgreSQL cannot start in "
-                "a path with spaces, quotes or other shell characters; set STACKDECK_DATA_DIR "
-                "to one without"
-            )
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver falls back to /tmp.
             warnings.simplefilter("ignore")
